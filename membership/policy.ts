@@ -1,0 +1,130 @@
+import { parseDuration } from './duration.ts'
+import { MalformedError } from './errors.ts'
+import { fields, int, obj, str, strSet, PROTOCOL_ID, type JsonObject } from './validate.ts'
+
+/** The roles every example uses; `roster init` declares them unless told otherwise. */
+export const STANDARD_ROLES = ['validator', 'relayer', 'full-node', 'light-client'] as const
+
+/** Which peer roles each local role accepts, written into a new roster by `roster init`. */
+export const DEFAULT_ACCEPTS: Readonly<Record<string, readonly string[]>> = {
+  'validator': ['validator', 'relayer', 'full-node'],
+  'relayer': ['validator', 'relayer'],
+  'full-node': ['validator', 'full-node', 'relayer', 'light-client'],
+  'light-client': ['validator', 'full-node']
+}
+
+export const DEFAULT_CREDENTIAL_MAX_TTL = '7d'
+export const DEFAULT_CLOCK_SKEW = '60s'
+
+/** Federation-wide connection limits (roster `policy.limits`); each has a default. */
+export interface Limits {
+  /** Connections one member may hold on a node when the member sets no maxConnections. @default 8 */
+  readonly maxConnectionsPerMember: number
+  /** @default 256 */
+  readonly maxInboundConnections: number
+  /** @default 64 */
+  readonly maxOutboundConnections: number
+  /** Handshakes in progress at once; more are refused at TCP accept. @default 64 */
+  readonly maxPendingHandshakes: number
+  /** Noise plus membership exchange must finish within this. @default 10s */
+  readonly handshakeTimeoutMs: number
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxConnectionsPerMember: 8,
+  maxInboundConnections: 256,
+  maxOutboundConnections: 64,
+  maxPendingHandshakes: 64,
+  handshakeTimeoutMs: 10_000
+}
+
+/** The roster policy with defaults applied and durations in milliseconds. */
+export interface Policy {
+  /** protocol id → roles allowed to open it; an unlisted protocol is denied. */
+  readonly protocols: ReadonlyMap<string, ReadonlySet<string>>
+  /** local role → peer roles it accepts; a role without an entry accepts every role. */
+  readonly accepts: ReadonlyMap<string, ReadonlySet<string>>
+  readonly credentialMaxTtlMs: number
+  readonly clockSkewMs: number
+  readonly limits: Limits
+}
+
+const MAX_PROTOCOLS = 1024
+
+/** Parses roster `policy`, checking every role it names is declared in the roster. */
+export function parsePolicy (value: unknown, path: string, roles: ReadonlySet<string>): Policy {
+  const doc = obj(value, path)
+  fields(doc, path, [], ['protocols', 'accepts', 'credentialMaxTtl', 'clockSkew', 'limits'])
+  const roleList = (v: unknown, p: string): ReadonlySet<string> => new Set(strSet(v, p, 64, (r, rp) => knownRole(r, rp, roles)))
+
+  const protocols = new Map<string, ReadonlySet<string>>()
+  if (doc.protocols !== undefined) {
+    const table = obj(doc.protocols, `${path}.protocols`)
+    const entries = Object.entries(table)
+    if (entries.length > MAX_PROTOCOLS) throw new MalformedError(`${path}.protocols`, `at most ${MAX_PROTOCOLS} protocols`)
+    for (const [protocol, list] of entries) {
+      const p = `${path}.protocols[${JSON.stringify(protocol)}]`
+      str(protocol, p, { max: 256, pattern: PROTOCOL_ID, hint: 'a protocol id such as /chain/consensus/1.0.0' })
+      protocols.set(protocol, roleList(list, p))
+    }
+  }
+  const accepts = new Map<string, ReadonlySet<string>>()
+  if (doc.accepts !== undefined) {
+    for (const [role, list] of Object.entries(obj(doc.accepts, `${path}.accepts`))) {
+      const p = `${path}.accepts[${JSON.stringify(role)}]`
+      knownRole(role, p, roles)
+      accepts.set(role, roleList(list, p))
+    }
+  }
+  const credentialMaxTtlMs = parseDuration(doc.credentialMaxTtl ?? DEFAULT_CREDENTIAL_MAX_TTL, `${path}.credentialMaxTtl`)
+  const clockSkewMs = parseDuration(doc.clockSkew ?? DEFAULT_CLOCK_SKEW, `${path}.clockSkew`)
+  if (credentialMaxTtlMs <= 0) throw new MalformedError(`${path}.credentialMaxTtl`, 'must be positive')
+  const limits = doc.limits === undefined ? DEFAULT_LIMITS : parseLimits(doc.limits, `${path}.limits`)
+  return { protocols, accepts, credentialMaxTtlMs, clockSkewMs, limits }
+}
+
+function parseLimits (value: unknown, path: string): Limits {
+  const doc: JsonObject = obj(value, path)
+  fields(doc, path, [], ['maxConnectionsPerMember', 'maxInboundConnections', 'maxOutboundConnections', 'maxPendingHandshakes', 'handshakeTimeout'])
+  const n = (key: keyof Limits & string, max: number): number =>
+    doc[key] === undefined ? DEFAULT_LIMITS[key] : int(doc[key], `${path}.${key}`, 1, max)
+  return {
+    maxConnectionsPerMember: n('maxConnectionsPerMember', 65_536),
+    maxInboundConnections: n('maxInboundConnections', 65_536),
+    maxOutboundConnections: n('maxOutboundConnections', 65_536),
+    maxPendingHandshakes: n('maxPendingHandshakes', 65_536),
+    handshakeTimeoutMs: doc.handshakeTimeout === undefined ? DEFAULT_LIMITS.handshakeTimeoutMs : parseDuration(doc.handshakeTimeout, `${path}.handshakeTimeout`)
+  }
+}
+
+function knownRole (value: unknown, path: string, roles: ReadonlySet<string>): string {
+  const role = str(value, path, { max: 32 })
+  if (!roles.has(role)) {
+    throw new MalformedError(path, `unknown role ${JSON.stringify(role)} (the roster declares: ${[...roles].join(', ')})`)
+  }
+  return role
+}
+
+/** True when a node holding `localRoles` accepts a peer holding `peerRoles` (roster policy.accepts). */
+export function acceptsPeer (policy: Policy, localRoles: Iterable<string>, peerRoles: Iterable<string>): boolean {
+  const accepted = new Set<string>()
+  for (const role of localRoles) {
+    const list = policy.accepts.get(role)
+    if (list === undefined) return true
+    for (const r of list) accepted.add(r)
+  }
+  for (const role of peerRoles) {
+    if (accepted.has(role)) return true
+  }
+  return false
+}
+
+/** True when a peer holding `peerRoles` may open `protocol` (roster policy.protocols, default deny). */
+export function protocolAllows (policy: Policy, protocol: string, peerRoles: Iterable<string>): boolean {
+  const allowed = policy.protocols.get(protocol)
+  if (allowed === undefined) return false
+  for (const role of peerRoles) {
+    if (allowed.has(role)) return true
+  }
+  return false
+}
