@@ -1,0 +1,66 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/**
+ * fedgate's own Prometheus metrics, in one registry that the admin endpoint serves together with
+ * libp2p's metrics (@libp2p/prometheus-metrics registered on the same registry).
+ */
+export class FedgateMetrics {
+  readonly registry: Registry
+  readonly handshakes: Counter<'direction' | 'result' | 'reason'>
+  readonly admittedPeers: Gauge<'role'>
+  readonly rosterEpoch: Gauge
+  readonly rosterUpdates: Counter<'result' | 'reason'>
+  readonly credentialExpirySeconds: Gauge
+  readonly streamResets: Counter<'reason' | 'protocol'>
+  readonly disconnects: Counter<'reason'>
+  readonly credentialRenewals: Counter<'direction' | 'result'>
+  readonly revocationLatency: Histogram
+
+  constructor (registry: Registry = new Registry()) {
+    this.registry = registry
+    this.handshakes = new Counter({
+      name: 'fedgate_handshakes_total',
+      help: 'Membership handshakes by direction, result (admitted or refused) and reason code',
+      labelNames: ['direction', 'result', 'reason'],
+      registers: [registry]
+    })
+    this.admittedPeers = new Gauge({
+      name: 'fedgate_admitted_peers',
+      help: 'Admitted peer connections by peer role',
+      labelNames: ['role'],
+      registers: [registry]
+    })
+    this.rosterEpoch = new Gauge({ name: 'fedgate_roster_epoch', help: 'Epoch of the accepted roster', registers: [registry] })
+    this.rosterUpdates = new Counter({
+      name: 'fedgate_roster_updates_total',
+      help: 'Roster epochs offered to the node, by result (accepted or refused) and reason code',
+      labelNames: ['result', 'reason'],
+      registers: [registry]
+    })
+    this.credentialExpirySeconds = new Gauge({ name: 'fedgate_credential_expiry_seconds', help: 'Seconds until the local credential expires', registers: [registry] })
+    this.streamResets = new Counter({
+      name: 'fedgate_stream_resets_total',
+      help: 'Inbound streams reset before the handler, by reason code and protocol',
+      labelNames: ['reason', 'protocol'],
+      registers: [registry]
+    })
+    this.disconnects = new Counter({
+      name: 'fedgate_disconnects_total',
+      help: 'Admitted connections closed by fedgate, by reason code',
+      labelNames: ['reason'],
+      registers: [registry]
+    })
+    this.credentialRenewals = new Counter({
+      name: 'fedgate_credential_renewals_total',
+      help: 'Credential renewals pushed (outbound) or received (inbound), by result',
+      labelNames: ['direction', 'result'],
+      registers: [registry]
+    })
+    this.revocationLatency = new Histogram({
+      name: 'fedgate_revocation_disconnect_seconds',
+      help: 'Time from a roster epoch being accepted to each connection it revokes being closed',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry]
+    })
+  }
+}
