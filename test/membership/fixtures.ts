@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import {
+  addMember, allowProtocol, Credential, initRoster, nodeKeyFromPrivateKey, revoke, signingKeyFromSecret, signingMessage,
+  signMessage, signRoster, isoTime, type Member, type NodeKey, type Roster, type SigningKey, type SigningKeyKind
+} from '../../membership/index.ts'
+
+/** A fixed point in time every test measures from. */
+export const T0 = Date.parse('2026-11-29T00:00:00Z')
+export const HOUR_MS = 3_600_000
+export const DAY_MS = 24 * HOUR_MS
+export const FEDERATION = 'test-fed'
+
+/** 32 deterministic bytes for a label: fixed keys make failures reproducible. */
+export function seed (label: string): Uint8Array {
+  return createHash('sha256').update(`fedgate test ${label}`).digest()
+}
+
+export function signingKey (kind: SigningKeyKind, label: string): SigningKey {
+  return signingKeyFromSecret(kind, seed(`${kind} ${label}`))
+}
+
+export async function nodeKey (label: string): Promise<NodeKey> {
+  return nodeKeyFromPrivateKey(await generateKeyPairFromSeed('Ed25519', seed(`node ${label}`)))
+}
+
+export const ADMINS = [1, 2, 3].map(i => signingKey('admin', String(i)))
+export const NEW_ADMINS = [4, 5, 6].map(i => signingKey('admin', String(i)))
+
+export const MEMBER_KEYS = {
+  'val-a': signingKey('member', 'val-a'),
+  'rel-b': signingKey('member', 'rel-b'),
+  'full-c': signingKey('member', 'full-c')
+} as const
+
+export type MemberId = keyof typeof MEMBER_KEYS
+
+export const MEMBERS: readonly Member[] = [
+  { id: 'val-a', org: 'acme', roles: ['validator'], key: MEMBER_KEYS['val-a'].publicKey, addrs: ['/ip4/10.0.0.1/tcp/4001'], maxConnections: 4 },
+  { id: 'rel-b', org: 'bridgeco', roles: ['relayer'], key: MEMBER_KEYS['rel-b'].publicKey },
+  { id: 'full-c', roles: ['full-node', 'light-client'], key: MEMBER_KEYS['full-c'].publicKey }
+]
+
+export const CONSENSUS = '/chain/consensus/1.0.0'
+export const HEADERS = '/chain/headers/1.0.0'
+
+/** Signs `roster` with each key in turn. */
+export function signedBy (roster: Roster, keys: readonly SigningKey[]): Roster {
+  return keys.reduce((r, k) => signRoster(r, k), roster)
+}
+
+/** An unsigned genesis draft: three members, two protocols, 2-of-3 admins. */
+export function genesisDraft (): Roster {
+  let roster = initRoster({ federation: FEDERATION, admins: ADMINS.map(a => a.publicKey), threshold: 2, now: T0 })
+  for (const m of MEMBERS) roster = addMember(roster, m, T0)
+  roster = allowProtocol(roster, CONSENSUS, ['validator'], T0)
+  roster = allowProtocol(roster, HEADERS, ['validator', 'full-node', 'light-client'], T0)
+  return roster
+}
+
+/** The genesis draft signed by a threshold (2 of 3) of its admins. */
+export function genesis (): Roster {
+  return signedBy(genesisDraft(), ADMINS.slice(0, 2))
+}
+
+/** A roster whose revocation list names an extra peer: handy for a second signed epoch. */
+export function nextEpoch (roster: Roster, peer: string, signers: readonly SigningKey[] = ADMINS.slice(0, 2)): Roster {
+  return signedBy(revoke(roster, { peer }, roster.issuedAtMs + HOUR_MS), signers)
+}
+
+export interface CredentialFields {
+  federation: string
+  memberId: string
+  peer: string
+  roles: string[]
+  notBefore: string
+  notAfter: string
+  serial: string
+}
+
+/** Signs arbitrary credential fields with any key, bypassing issueCredential's checks. */
+export function mintCredential (fields: CredentialFields, key: SigningKey): Credential {
+  const signature = signMessage(signingMessage('credential', fields), key.secretKey)
+  return Credential.fromJSON({ ...fields, signature })
+}
+
+export function credentialFields (peer: string, overrides: Partial<CredentialFields> = {}): CredentialFields {
+  return {
+    federation: FEDERATION,
+    memberId: 'val-a',
+    peer,
+    roles: ['validator'],
+    notBefore: isoTime(T0),
+    notAfter: isoTime(T0 + DAY_MS),
+    serial: 'serial-1',
+    ...overrides
+  }
+}
+
+/** Deep copy of a JSON value, for tampering with documents. */
+export function clone<T> (value: T): T {
+  return structuredClone(value)
+}
+
+/** The error a function throws, failing the test when it returns. */
+export function thrown (fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (err) {
+    return err
+  }
+  throw new Error('expected an exception, none was thrown')
+}
