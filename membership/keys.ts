@@ -76,6 +76,9 @@ export function decodeKeyFile (text: string, file: string): KeyFile {
       fields(doc, '$', ['kind', 'type', 'peerId', 'privateKey'])
       const privateKey = privateKeyFromProtobuf(Buffer.from(str(doc.privateKey, '$.privateKey', { max: 4096 }), 'base64'))
       const key = nodeKeyFromPrivateKey(privateKey)
+      if (key.type !== doc.type) {
+        throw new MalformedError('$.type', `does not match the private key (a ${key.type} key)`)
+      }
       if (key.peerId !== doc.peerId) {
         throw new MalformedError('$.peerId', 'does not match the private key')
       }

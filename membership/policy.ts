@@ -76,8 +76,8 @@ export function parsePolicy (value: unknown, path: string, roles: ReadonlySet<st
       accepts.set(role, roleList(list, p))
     }
   }
-  const credentialMaxTtlMs = parseDuration(doc.credentialMaxTtl ?? DEFAULT_CREDENTIAL_MAX_TTL, `${path}.credentialMaxTtl`)
-  const clockSkewMs = parseDuration(doc.clockSkew ?? DEFAULT_CLOCK_SKEW, `${path}.clockSkew`)
+  const credentialMaxTtlMs = parseDuration(doc.credentialMaxTtl === undefined ? DEFAULT_CREDENTIAL_MAX_TTL : doc.credentialMaxTtl, `${path}.credentialMaxTtl`)
+  const clockSkewMs = parseDuration(doc.clockSkew === undefined ? DEFAULT_CLOCK_SKEW : doc.clockSkew, `${path}.clockSkew`)
   if (credentialMaxTtlMs <= 0) throw new MalformedError(`${path}.credentialMaxTtl`, 'must be positive')
   const limits = doc.limits === undefined ? DEFAULT_LIMITS : parseLimits(doc.limits, `${path}.limits`)
   return { protocols, accepts, credentialMaxTtlMs, clockSkewMs, limits }

@@ -77,7 +77,8 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 export function timestamp (value: unknown, path: string): number {
   const s = str(value, path, { max: 30, pattern: ISO_UTC, hint: 'expected an ISO-8601 UTC time such as 2026-11-29T00:00:00Z' })
   const ms = Date.parse(s)
-  if (!Number.isFinite(ms)) {
+  // Date.parse rolls impossible dates over (Feb 30 becomes Mar 2): require the fields to survive.
+  if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 19) !== s.slice(0, 19)) {
     throw new MalformedError(path, `not a real date: ${s}`)
   }
   return ms
