@@ -24,8 +24,8 @@ export async function nodeKey (label: string): Promise<NodeKey> {
   return nodeKeyFromPrivateKey(await generateKeyPairFromSeed('Ed25519', seed(`node ${label}`)))
 }
 
-export const ADMINS = [1, 2, 3].map(i => signingKey('admin', String(i)))
-export const NEW_ADMINS = [4, 5, 6].map(i => signingKey('admin', String(i)))
+export const ADMINS = [signingKey('admin', '1'), signingKey('admin', '2'), signingKey('admin', '3')] as const
+export const NEW_ADMINS = [signingKey('admin', '4'), signingKey('admin', '5'), signingKey('admin', '6')] as const
 
 export const MEMBER_KEYS = {
   'val-a': signingKey('member', 'val-a'),
@@ -103,11 +103,11 @@ export function clone<T> (value: T): T {
 }
 
 /** The error a function throws, failing the test when it returns. */
-export function thrown (fn: () => unknown): unknown {
+export function thrown (fn: () => unknown, what = 'call'): unknown {
   try {
     fn()
   } catch (err) {
     return err
   }
-  throw new Error('expected an exception, none was thrown')
+  throw new Error(`${what}: expected an exception, none was thrown`)
 }
