@@ -1,0 +1,114 @@
+import { Option, type Command } from 'commander'
+import {
+  CredentialIssueError, formatDuration, issueCredential, readKeyFile, reasonFix, verifyCredential, type Credential, type CredentialDocument,
+  type CredentialVerdict
+} from '../../membership/index.ts'
+import { attributeTo, attributeToOptions, CliError, printResult, UsageError, type Rows } from './io.ts'
+import { loadCredential, loadRoster, saveCredential } from './files.ts'
+import { durationMs, peerId, roleList } from './options.ts'
+
+/** What `credential inspect --json` prints; `verdict` and `fix` only when checked against a roster. */
+export interface CredentialReport extends CredentialDocument {
+  fingerprint: string
+  verdict?: 'ok' | CredentialVerdict
+  fix?: string
+}
+
+interface IssueOptions {
+  memberKey: string
+  member: string
+  nodeKey?: string
+  peer?: string
+  roles?: string[]
+  ttl?: number
+  roster: string
+  out: string
+  json?: boolean
+}
+
+/** `fedgate credential issue|inspect`. Returns the `credential` command. */
+export function registerCredential (program: Command): Command {
+  const credential = program.command('credential').description('issue and inspect membership credentials')
+
+  credential.command('issue')
+    .description('sign a credential binding a node key to a member, checked against the roster')
+    .requiredOption('--member-key <file>', 'member key file (signs the credential)')
+    .requiredOption('--member <id>', 'member id in the roster')
+    .addOption(new Option('--node-key <file>', 'node key file the credential binds').conflicts('peer'))
+    .addOption(new Option('--peer <peerId>', 'PeerId the credential binds, when the node key is elsewhere').argParser(peerId).conflicts('nodeKey'))
+    .option('--roles <r[,r]>', 'roles to claim, a subset of the member\'s (default all of them)', roleList)
+    .option('--ttl <duration>', 'validity, e.g. 24h, at most the roster policy credentialMaxTtl (default 24h)', durationMs)
+    .requiredOption('--roster <file>', 'roster file listing the member')
+    .requiredOption('--out <file>', 'credential file to write (replaced atomically)')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: IssueOptions) => {
+      const issued = await issue(opts)
+      await saveCredential(opts.out, issued)
+      const report = { ...issued.document, fingerprint: issued.fingerprint, file: opts.out }
+      printResult(opts.json, report, () => [...credentialRows(issued), ['file', opts.out]])
+    })
+
+  credential.command('inspect')
+    .description('print a credential\'s fields and fingerprint; with --roster, its verdict (exit 1 unless ok)')
+    .argument('<file>', 'credential file')
+    .option('--roster <file>', 'roster to check the credential against')
+    .option('--peer <peerId>', 'PeerId presenting the credential (default the one it names)', peerId)
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { roster?: string, peer?: string, json?: boolean }) => {
+      if (opts.peer !== undefined && opts.roster === undefined) {
+        throw new UsageError('credential inspect: --peer needs --roster to check the credential against')
+      }
+      const cred = await loadCredential(file)
+      const report: CredentialReport = { ...cred.document, fingerprint: cred.fingerprint }
+      const print = (): void => printResult(opts.json, report, () => [
+        ...credentialRows(cred),
+        ...(report.verdict !== undefined ? [['verdict', report.verdict] as const] : [])
+      ])
+      if (opts.roster === undefined) {
+        print()
+        return
+      }
+      const failed = verifyCredential(cred, opts.peer ?? cred.peer, await loadRoster(opts.roster), Date.now())
+      report.verdict = failed ?? 'ok'
+      if (failed !== null) report.fix = reasonFix(failed)
+      print()
+      if (failed !== null) {
+        throw new CliError(`${file}: ${failed} under roster ${opts.roster}`, { fix: reasonFix(failed) })
+      }
+    })
+
+  return credential
+}
+
+async function issue (opts: IssueOptions): Promise<Credential> {
+  const nodePeer = opts.nodeKey !== undefined ? (await readKeyFile(opts.nodeKey, 'node')).peerId : opts.peer
+  if (nodePeer === undefined) throw new UsageError('credential issue: give --node-key FILE or --peer PEERID')
+  const memberKey = await readKeyFile(opts.memberKey, 'member')
+  const roster = await loadRoster(opts.roster)
+  try {
+    return issueCredential({
+      roster,
+      memberKey,
+      memberId: opts.member,
+      peer: nodePeer,
+      ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
+      ...(opts.ttl !== undefined ? { ttlMs: opts.ttl } : {})
+    })
+  } catch (err) {
+    throw err instanceof CredentialIssueError ? attributeTo(opts.roster, err) : attributeToOptions(opts.out, err)
+  }
+}
+
+function credentialRows (cred: Credential): Rows {
+  const doc = cred.document
+  return [
+    ['federation', doc.federation],
+    ['memberId', doc.memberId],
+    ['peer', doc.peer],
+    ['roles', doc.roles.join(',')],
+    ['notBefore', doc.notBefore],
+    ['notAfter', `${doc.notAfter} (valid for ${formatDuration(cred.notAfterMs - cred.notBeforeMs)})`],
+    ['serial', doc.serial],
+    ['fingerprint', cred.fingerprint]
+  ]
+}

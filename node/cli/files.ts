@@ -1,0 +1,84 @@
+import { readFile, stat } from 'node:fs/promises'
+import writeFileAtomic from 'write-file-atomic'
+import { Credential, readKeyFile, Roster, type SigningKeyKind } from '../../membership/index.ts'
+import { attributeTo, attributeToOptions, CliError, UsageError } from './io.ts'
+
+const ROSTER_FILE_MODE = 0o644
+const CREDENTIAL_FILE_MODE = 0o644
+const HEX_PUBLIC_KEY = /^0[23][0-9a-f]{64}$/i
+
+/** Reads a file as text, turning filesystem errors into one line naming the file and the fix. */
+async function readText (file: string, what: string, create: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new CliError(`${file}: no such ${what} file`, { fix: create })
+    if (code === 'EISDIR') throw new CliError(`${file}: is a directory, expected a ${what} file`)
+    throw new CliError(`${file}: cannot read ${what} file (${code ?? String(err)})`)
+  }
+}
+
+export async function loadRoster (file: string): Promise<Roster> {
+  const text = await readText(file, 'roster', 'create one with fedgate roster init, or check the path')
+  try {
+    return Roster.parse(text)
+  } catch (err) {
+    throw attributeTo(file, err)
+  }
+}
+
+/** Replaces the roster file atomically (temp file, fsync, rename), keeping an existing file's mode. */
+export async function saveRoster (file: string, roster: Roster, opts: { create?: boolean } = {}): Promise<void> {
+  if (opts.create === true && await exists(file)) {
+    throw new CliError(`${file}: already exists; refusing to replace a roster with a new genesis`, { fix: 'choose another --out, or move the file away first' })
+  }
+  await writeFileAtomic(file, roster.encode(), opts.create === true ? { fsync: true, mode: ROSTER_FILE_MODE } : { fsync: true })
+}
+
+/**
+ * Loads the roster in `file`, applies `change` and writes the result back. Membership errors from
+ * the edit are reported against the file; the file is untouched when the edit fails.
+ */
+export async function editRoster (file: string, change: (roster: Roster) => Roster): Promise<Roster> {
+  const before = await loadRoster(file)
+  let after: Roster
+  try {
+    after = change(before)
+  } catch (err) {
+    // The roster was valid before the edit, so a format error comes from an option value.
+    throw attributeToOptions(file, err)
+  }
+  await saveRoster(file, after)
+  return after
+}
+
+export async function loadCredential (file: string): Promise<Credential> {
+  const text = await readText(file, 'credential', 'issue one with fedgate credential issue, or check the path')
+  try {
+    return Credential.decode(text)
+  } catch (err) {
+    throw attributeTo(file, err)
+  }
+}
+
+/** Writes a credential file atomically, readable by all (it holds no secret). */
+export async function saveCredential (file: string, credential: Credential): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(credential.document, null, 2) + '\n', { fsync: true, mode: CREDENTIAL_FILE_MODE })
+}
+
+/**
+ * A public key given on the command line either as hex or as the path of a key file of `kind`
+ * (whose public key is then used).
+ */
+export async function publicKeyOf (value: string, kind: SigningKeyKind, option: string): Promise<string> {
+  if (HEX_PUBLIC_KEY.test(value)) return value.toLowerCase()
+  if (/^[0-9a-f]+$/i.test(value) && !(await exists(value))) {
+    throw new UsageError(`${option} ${value}: not a compressed secp256k1 public key (66 hex characters starting with 02 or 03)`, `pass the publicKey printed by fedgate keygen ${kind}, or the key file`)
+  }
+  return (await readKeyFile(value, kind)).publicKey
+}
+
+async function exists (file: string): Promise<boolean> {
+  return await stat(file).then(() => true, () => false)
+}

@@ -1,0 +1,62 @@
+import { Argument, Option, type Command } from 'commander'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import {
+  generateNodeKey, generateSigningKey, writeKeyFile, type KeyKind, type NodeKeyType
+} from '../../membership/index.ts'
+import { printResult, UsageError } from './io.ts'
+
+const NODE_KEY_TYPES: Readonly<Record<string, NodeKeyType>> = { ed25519: 'Ed25519', secp256k1: 'secp256k1' }
+
+interface KeygenOptions {
+  out: string
+  type?: string
+  json?: boolean
+}
+
+/** What `keygen --json` prints. `publicKey` of a node key is the hex libp2p protobuf public key. */
+export interface KeygenResult {
+  kind: KeyKind
+  publicKey: string
+  peerId?: string
+  type?: NodeKeyType
+  file: string
+}
+
+/** `fedgate keygen node|member|admin --out FILE [--type ed25519|secp256k1] [--json]` */
+export function registerKeygen (program: Command): Command {
+  return program.command('keygen')
+    .description('create a key file (mode 0600, never overwritten) and print its public key, and PeerId for a node key')
+    .addArgument(new Argument('<kind>', 'node: libp2p identity of a node; member: signs credentials; admin: signs roster epochs').choices(['node', 'member', 'admin']))
+    .requiredOption('--out <file>', 'key file to create')
+    .addOption(new Option('--type <type>', 'node key type (default ed25519)').choices(Object.keys(NODE_KEY_TYPES)))
+    .option('--json', 'print one JSON document')
+    .action(async (kind: KeyKind, opts: KeygenOptions) => {
+      const result = await keygen(kind, opts)
+      printResult(opts.json, result, () => [
+        ['kind', result.kind],
+        ...(result.type !== undefined ? [['type', result.type] as const] : []),
+        ...(result.peerId !== undefined ? [['peerId', result.peerId] as const] : []),
+        ['publicKey', result.publicKey],
+        ['file', `${result.file} (mode 0600)`]
+      ])
+    })
+}
+
+async function keygen (kind: KeyKind, opts: KeygenOptions): Promise<KeygenResult> {
+  if (kind !== 'node') {
+    if (opts.type !== undefined) throw new UsageError(`--type applies to node keys only; ${kind} keys are always secp256k1`, `drop --type, or run fedgate keygen node --type ${opts.type}`)
+    const key = generateSigningKey(kind)
+    await writeKeyFile(opts.out, key)
+    return { kind, publicKey: key.publicKey, file: opts.out }
+  }
+  const key = await generateNodeKey(NODE_KEY_TYPES[opts.type ?? 'ed25519'])
+  await writeKeyFile(opts.out, key)
+  return {
+    kind,
+    type: key.type,
+    peerId: key.peerId,
+    publicKey: bytesToHex(publicKeyToProtobuf(key.privateKey.publicKey)),
+    file: opts.out
+  }
+}

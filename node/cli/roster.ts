@@ -1,0 +1,211 @@
+import { Option, type Command } from 'commander'
+import {
+  acceptRoster, addMember, allowProtocol, countSignatures, diffRosters, initRoster, readKeyFile, removeMember, revoke,
+  signRoster, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster,
+  type RosterDiff
+} from '../../membership/index.ts'
+import { attributeToOptions, CliError, printLine, printResult, UsageError, type Rows } from './io.ts'
+import { editRoster, loadRoster, publicKeyOf, saveRoster } from './files.ts'
+import { collect, peerId, positiveInt, roleList } from './options.ts'
+
+/** What `roster verify --json` prints. */
+export interface RosterVerdict {
+  ok: boolean
+  epoch: number
+  federation: string
+  fingerprint: string
+  /** Valid signatures by the admin set that decides (the previous epoch's, or the roster's own). */
+  signatures: number
+  threshold: number
+  code?: ReasonCode
+  message?: string
+}
+
+/**
+ * `fedgate roster …`: create and edit the roster, sign it, verify it, compare two epochs.
+ * Returns the `roster` command so further subcommands can be added to it.
+ */
+export function registerRoster (program: Command): Command {
+  const roster = program.command('roster').description('create, edit, sign, verify and compare roster epochs')
+
+  roster.command('init')
+    .description('create the genesis roster (epoch 1, unsigned) with the default policy')
+    .requiredOption('--federation <name>', 'federation name')
+    .requiredOption('--admin <pub...>', 'admin public key (hex) or admin key file; repeat for each admin')
+    .requiredOption('--threshold <k>', 'admin signatures required for each epoch', positiveInt)
+    .requiredOption('--out <file>', 'roster file to create')
+    .option('--roles <r1,r2,...>', 'roles the federation uses (default validator,relayer,full-node,light-client)', roleList)
+    .action(async (opts: { federation: string, admin: string[], threshold: number, out: string, roles?: string[] }) => {
+      const admins = await Promise.all(opts.admin.map(a => publicKeyOf(a, 'admin', '--admin')))
+      let genesis: Roster
+      try {
+        genesis = initRoster({ federation: opts.federation, admins, threshold: opts.threshold, ...(opts.roles !== undefined ? { roles: opts.roles } : {}) })
+      } catch (err) {
+        throw attributeToOptions(opts.out, err)
+      }
+      await saveRoster(opts.out, genesis, { create: true })
+      printLine(`${opts.out}: ${status(genesis)}, federation ${genesis.federation}, ${admins.length} admin(s), threshold ${opts.threshold}, roles ${[...genesis.roles].join(',')}`)
+    })
+
+  roster.command('add-member')
+    .description('add a member with its roles and member key')
+    .argument('<file>', 'roster file')
+    .requiredOption('--id <id>', 'member id')
+    .requiredOption('--roles <r[,r]>', 'roles the member holds', roleList)
+    .requiredOption('--key <pub>', 'member public key (hex) or member key file')
+    .option('--org <org>', 'organisation running the member')
+    .option('--addr <multiaddr>', 'address to dial the member at; repeat for several', collect)
+    .option('--max-connections <n>', 'connections the member may hold on one node', positiveInt)
+    .action(async (file: string, opts: { id: string, roles: string[], key: string, org?: string, addr?: string[], maxConnections?: number }) => {
+      const member: Member = {
+        id: opts.id,
+        roles: opts.roles,
+        key: await publicKeyOf(opts.key, 'member', '--key'),
+        ...(opts.org !== undefined ? { org: opts.org } : {}),
+        ...(opts.addr !== undefined ? { addrs: opts.addr } : {}),
+        ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {})
+      }
+      const edited = await editRoster(file, r => addMember(r, member))
+      printLine(`${file}: ${status(edited)}, added member ${member.id} (${member.roles.join(',')})`)
+    })
+
+  roster.command('remove-member')
+    .description('remove a member; its nodes are dropped once the epoch is accepted')
+    .argument('<file>', 'roster file')
+    .requiredOption('--id <id>', 'member id')
+    .action(async (file: string, opts: { id: string }) => {
+      const edited = await editRoster(file, r => removeMember(r, opts.id))
+      printLine(`${file}: ${status(edited)}, removed member ${opts.id}`)
+    })
+
+  roster.command('revoke')
+    .description('revoke a member, a node (PeerId) or one credential (fingerprint)')
+    .argument('<file>', 'roster file')
+    .addOption(new Option('--member <id>', 'revoke every credential of a member').conflicts(['peer', 'credential']))
+    .addOption(new Option('--peer <peerId>', 'revoke a node key').argParser(peerId).conflicts(['member', 'credential']))
+    .addOption(new Option('--credential <fingerprint>', 'revoke one credential (fedgate credential inspect prints its fingerprint)').conflicts(['member', 'peer']))
+    .action(async (file: string, opts: { member?: string, peer?: string, credential?: string }) => {
+      const revocation = revocationOf(opts)
+      const edited = await editRoster(file, r => revoke(r, revocation))
+      printLine(`${file}: ${status(edited)}, revoked ${describeRevocation(revocation)}`)
+    })
+
+  roster.command('allow')
+    .description('set the roles allowed to open a protocol (replaces an earlier entry; unlisted protocols are denied)')
+    .argument('<file>', 'roster file')
+    .requiredOption('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0')
+    .requiredOption('--roles <r[,r]>', 'roles allowed to open it', roleList)
+    .action(async (file: string, opts: { protocol: string, roles: string[] }) => {
+      const edited = await editRoster(file, r => allowProtocol(r, opts.protocol, opts.roles))
+      printLine(`${file}: ${status(edited)}, ${opts.protocol} allowed for ${opts.roles.join(',')}`)
+    })
+
+  roster.command('sign')
+    .description('add one admin signature to the roster epoch')
+    .argument('<file>', 'roster file')
+    .requiredOption('--key <file>', 'admin key file')
+    .action(async (file: string, opts: { key: string }) => {
+      const admin = await readKeyFile(opts.key, 'admin')
+      const signed = await editRoster(file, r => signRoster(r, admin))
+      const { valid } = countSignatures(signed, signed.document.admins)
+      const { threshold } = signed.document.admins
+      const outsider = signed.document.admins.keys.includes(admin.publicKey)
+        ? ''
+        : '; this key is not in the epoch\'s own admin set, so it counts only toward the previous epoch\'s admins'
+      const missing = threshold - valid.length
+      const progress = missing > 0 ? `needs ${missing} more` : 'threshold met'
+      printLine(`${file}: epoch ${signed.epoch}, signed by ${admin.publicKey}; ${valid.length} of ${threshold} required signatures (${progress})${outsider}`)
+    })
+
+  roster.command('verify')
+    .description('check the roster is fully valid: format, signatures, threshold; exit 0 only if it is')
+    .argument('<file>', 'roster file')
+    .option('--previous <file>', 'the accepted epoch it must follow (its admins must have signed; epoch must be higher)')
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { previous?: string, json?: boolean }) => {
+      const previous = opts.previous === undefined ? null : await loadRoster(opts.previous)
+      const roster = await loadRoster(file)
+      const verdict = verifyRoster(previous, roster)
+      const decidedBy = previous === null ? 'genesis: its own admin set' : `admin set of epoch ${previous.epoch}`
+      printResult(opts.json, verdict, () => [
+        ['federation', verdict.federation],
+        ['epoch', verdict.epoch],
+        ['fingerprint', verdict.fingerprint],
+        ['signatures', `${verdict.signatures} valid, threshold ${verdict.threshold} (${decidedBy})`],
+        ['verdict', verdict.code ?? 'ok']
+      ])
+      if (verdict.code !== undefined) {
+        throw new CliError(`${file}: ${verdict.code}: ${verdict.message ?? ''}`, { fix: reasonFix(verdict.code) })
+      }
+    })
+
+  roster.command('diff')
+    .description('what changes from OLD to NEW, and whose connections it drops')
+    .argument('<old>', 'roster file of the earlier epoch')
+    .argument('<new>', 'roster file of the later epoch')
+    .option('--json', 'print the diff as one JSON document')
+    .action(async (oldFile: string, newFile: string, opts: { json?: boolean }) => {
+      const diff = diffRosters(await loadRoster(oldFile), await loadRoster(newFile))
+      printResult(opts.json, diff, () => diffRows(diff))
+    })
+
+  return roster
+}
+
+/** `epoch 2 (unsigned)` or `epoch 2 (1 signature)`. */
+function status (roster: Roster): string {
+  const n = roster.document.signatures.length
+  return `epoch ${roster.epoch} (${n === 0 ? 'unsigned' : `${n} signature${n === 1 ? '' : 's'}`})`
+}
+
+function revocationOf (opts: { member?: string, peer?: string, credential?: string }): Revocation {
+  if (opts.member !== undefined) return { member: opts.member }
+  if (opts.peer !== undefined) return { peer: opts.peer }
+  if (opts.credential !== undefined) return { credential: opts.credential.toLowerCase() }
+  throw new UsageError('roster revoke: give one of --member ID, --peer PEERID or --credential FINGERPRINT')
+}
+
+/** `member val-1`, `peer 12D3…`, `credential ab12…`. */
+function describeRevocation (r: Revocation): string {
+  if ('member' in r) return `member ${r.member}`
+  if ('peer' in r) return `peer ${r.peer}`
+  return `credential ${r.credential}`
+}
+
+function verifyRoster (previous: Roster | null, roster: Roster): RosterVerdict {
+  const admins: AdminSet = previous?.document.admins ?? roster.document.admins
+  const verdict: RosterVerdict = {
+    ok: true,
+    epoch: roster.epoch,
+    federation: roster.federation,
+    fingerprint: roster.fingerprint,
+    signatures: countSignatures(roster, admins).valid.length,
+    threshold: admins.threshold
+  }
+  try {
+    acceptRoster(previous, roster)
+  } catch (err) {
+    if (!(err instanceof RosterRefusedError)) throw err
+    return { ...verdict, ok: false, code: err.code, message: err.message.slice(err.code.length + 2) }
+  }
+  return verdict
+}
+
+function diffRows (diff: RosterDiff): Rows {
+  const rows: Array<readonly [string, string]> = [
+    ['federation', diff.federation],
+    ['epochs', `${diff.fromEpoch} -> ${diff.toEpoch}`]
+  ]
+  for (const m of diff.added) rows.push(['added', `${m.id} (${m.roles.join(',')})`])
+  for (const m of diff.removed) rows.push(['removed', `${m.id} (${m.roles.join(',')})`])
+  for (const c of diff.changed) rows.push(['changed', `${c.id}: ${c.fields.join(', ')}`])
+  for (const r of diff.revoked) rows.push(['revoked', describeRevocation(r)])
+  for (const r of diff.unrevoked) rows.push(['unrevoked', describeRevocation(r)])
+  for (const p of diff.policy) rows.push(['policy', `${p.path}: ${JSON.stringify(p.before) ?? '(none)'} -> ${JSON.stringify(p.after) ?? '(none)'}`])
+  if (diff.admins !== null) {
+    const { before, after } = diff.admins
+    rows.push(['admins', `${before.threshold} of ${before.keys.length} -> ${after.threshold} of ${after.keys.length}`])
+  }
+  rows.push(['drops', diff.drops.length === 0 ? '(none)' : diff.drops.join(', ')])
+  return rows
+}
