@@ -129,7 +129,11 @@ export async function readKeyFile (file: string, kind?: KeyKind): Promise<KeyFil
   }
   const key = decodeKeyFile(text, file)
   if (kind !== undefined && key.kind !== kind) {
-    throw new KeyFileError(file, `expected a ${kind} key, found a ${key.kind} key; create one with fedgate keygen ${kind}`)
+    throw new KeyFileError(file, `expected ${article(kind)} ${kind} key, found ${article(key.kind)} ${key.kind} key; create one with fedgate keygen ${kind}`)
   }
   return key
+}
+
+function article (word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a'
 }
