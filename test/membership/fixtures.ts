@@ -33,9 +33,7 @@ export const MEMBER_KEYS = {
   'full-c': signingKey('member', 'full-c')
 } as const
 
-export type MemberId = keyof typeof MEMBER_KEYS
-
-export const MEMBERS: readonly Member[] = [
+const MEMBERS: readonly Member[] = [
   { id: 'val-a', org: 'acme', roles: ['validator'], key: MEMBER_KEYS['val-a'].publicKey, addrs: ['/ip4/10.0.0.1/tcp/4001'], maxConnections: 4 },
   { id: 'rel-b', org: 'bridgeco', roles: ['relayer'], key: MEMBER_KEYS['rel-b'].publicKey },
   { id: 'full-c', roles: ['full-node', 'light-client'], key: MEMBER_KEYS['full-c'].publicKey }
