@@ -194,18 +194,23 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     return join(this.epochsDir, `${String(epoch).padStart(12, '0')}.json`)
   }
 
-  /** The highest stored epoch that parses; a damaged file is skipped with a warning, never deleted. */
+  /**
+   * The highest stored epoch. A damaged highest epoch is an error, not a reason to fall back to an
+   * older one: falling back could resurrect members a later epoch revoked.
+   */
   private async loadHighestEpoch (): Promise<Roster | null> {
     const epochs = await this.epochs()
-    for (let i = epochs.length - 1; i >= 0; i--) {
-      const epoch = epochs[i] ?? 0
-      try {
-        const roster = await this.epoch(epoch)
-        if (roster !== undefined && roster.epoch === epoch) return roster
-      } catch (err) {
-        this.log?.warn({ event: 'roster-store-damaged', epoch, detail: String(err) }, 'stored epoch does not parse; trying the one before')
-      }
+    const epoch = epochs.at(-1)
+    if (epoch === undefined) return null
+    let roster: Roster | undefined
+    try {
+      roster = await this.epoch(epoch)
+    } catch (err) {
+      throw new RosterRefusedError('malformed', `stored epoch ${this.epochPath(epoch)} is damaged (${err instanceof Error ? err.message : String(err)}); restore it from a backup or another node's data directory (it is never replaced by an older epoch)`)
     }
-    return null
+    if (roster === undefined || roster.epoch !== epoch) {
+      throw new RosterRefusedError('malformed', `stored epoch file ${this.epochPath(epoch)} does not hold epoch ${epoch}; restore it from a backup or another node's data directory`)
+    }
+    return roster
   }
 }

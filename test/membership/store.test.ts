@@ -239,6 +239,21 @@ describe('RosterStore', () => {
       assert.equal((await event).previous?.epoch, 2)
       await assertStored([1, 2, 3])
     })
+    it('refuses to start on a damaged highest epoch instead of falling back to an older one', async () => {
+      const first = store()
+      await first.open()
+      await writeFile(rosterFile, epoch(2).encode())
+      assert.equal(await first.applyFile(), null)
+      await first.close()
+      const stored = join(dataDir, 'epochs', epochName(2))
+      const text = await readFile(stored, 'utf8')
+      await writeFile(stored, text.slice(0, text.length / 2))
+
+      const second = new RosterStore({ dataDir })
+      stores.push(second)
+      await assert.rejects(second.open(), (err: Error) => err.name === 'RosterRefusedError' && (err as RosterRefusedError).code === 'malformed')
+      assert.deepEqual(await second.epochs(), [1, 2])
+    })
   })
 
   describe('watch', () => {
