@@ -200,8 +200,10 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     const entry: Refusal = { ...refusal, at: this.now() }
     this.refusalLog.push(entry)
     if (this.refusalLog.length > REFUSALS_KEPT) this.refusalLog.shift()
-    if (entry.stage === 'handshake') {
+    if (entry.stage === 'handshake' || entry.stage === 'accept') {
       this.metrics.handshakes.inc({ direction: entry.direction, result: entry.by === 'local' ? 'refused' : 'refused-by-peer', reason: entry.code })
+    }
+    if (entry.stage === 'handshake') {
       if (entry.peerId !== undefined && entry.by === 'local' && PERSISTENT_REFUSALS.has(entry.code)) {
         if (this.refusedPeers.size >= MAX_REFUSED_PEERS) this.refusedPeers.clear()
         this.refusedPeers.set(entry.peerId, entry.code)

@@ -18,7 +18,7 @@ export interface Refusal {
   readonly code: ReasonCode
   /** Which side decided: this node (`local`) or the peer told us (`remote`). */
   readonly by: 'local' | 'remote'
-  readonly stage: 'handshake' | 'gate' | 'stream' | 'live'
+  readonly stage: 'accept' | 'handshake' | 'gate' | 'stream' | 'live'
   readonly direction: 'inbound' | 'outbound'
   readonly peerId?: string
   readonly memberId?: string

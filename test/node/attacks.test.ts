@@ -1,0 +1,296 @@
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { noise, type NoiseComponents } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { ConnectionEncrypter, Libp2p, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { createLibp2p } from 'libp2p'
+import {
+  Credential, ENCRYPTER_PROTOCOL, isoTime, MAX_HELLO_BYTES, MembershipRefusedError, refusalOf,
+  type FederationNode, type NodeKey, type ReasonCode
+} from '../../node/index.ts'
+import { decodeHello, encodeHello } from '../../node/hello.ts'
+import {
+  addrOf, BRIDGE, captureLog, CONSENSUS, createFederation, echo, HEADERS, metricValue, recordingEcho, rejection,
+  waitFor, type Federation, type HandlerCall, type StartNodeOptions
+} from './fixture.ts'
+
+const HOUR_MS = 3_600_000
+const VICTIM = 'victim'
+const VICTIM_MEMBER = 'val-1'
+const MEMBERS = [
+  { id: VICTIM_MEMBER, roles: ['validator'] },
+  { id: 'val-2', roles: ['validator'] },
+  { id: 'light-1', roles: ['light-client'] }
+]
+
+/** What a rogue does inside the Noise channel instead of fedgate's membership exchange. */
+type RogueScript = (lp: LengthPrefixedStream<MessageStream>, secured: SecuredConnection, signal: AbortSignal | undefined) => Promise<void>
+
+/**
+ * An encrypter that negotiates fedgate's protocol id and completes Noise honestly (so the victim
+ * reaches its membership exchange), then follows `script` instead of the fedgate protocol.
+ */
+function rogueEncrypter (script: RogueScript): (components: NoiseComponents) => ConnectionEncrypter {
+  return components => {
+    const inner = noise()(components)
+    const run = async (secured: SecuredConnection, options?: SecureConnectionOptions): Promise<SecuredConnection> => {
+      const lp = lpStream(secured.connection)
+      await script(lp, secured, options?.signal)
+      return { ...secured, connection: lp.unwrap() }
+    }
+    return {
+      protocol: ENCRYPTER_PROTOCOL,
+      secureOutbound: async (connection, options) => run(await inner.secureOutbound(connection, options), options),
+      secureInbound: async (connection, options) => run(await inner.secureInbound(connection, options), options)
+    }
+  }
+}
+
+/** A plain libp2p node (TCP, yamux) speaking through a rogue encrypter. */
+async function rogueNode (key: NodeKey, script: RogueScript): Promise<Libp2p> {
+  return createLibp2p({
+    privateKey: key.privateKey,
+    transports: [tcp()],
+    connectionEncrypters: [rogueEncrypter(script)],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false }
+  })
+}
+
+/** Plays the dialer's side of the membership exchange faithfully, but with any credential. */
+function presents (credential: Credential): RogueScript {
+  return async (lp, _secured, signal) => {
+    await lp.write(encodeHello({ hello: { federation: credential.federation, rosterEpoch: 1, credential } }), { signal })
+    await readVerdict(lp, signal)
+    await lp.write(encodeHello({ verdict: 'ok' }), { signal })
+  }
+}
+
+/** Reads the listener's answer; a refusal is thrown the way fedgate reports it, so `refusalOf` reads it. */
+async function readVerdict (lp: LengthPrefixedStream<MessageStream>, signal: AbortSignal | undefined): Promise<void> {
+  const { verdict } = decodeHello((await lp.read({ signal })).subarray(), { hello: true, verdict: true })
+  if (verdict !== 'ok' && verdict !== undefined) throw new MembershipRefusedError(verdict, 'remote')
+}
+
+describe('authenticated node: attacks', () => {
+  let fed: Federation
+  /** A federation of the same name with its own admins: its credentials look right and are not. */
+  let impostors: Federation
+  /** Another federation that also has a member called val-2. */
+  let otherFed: Federation
+  let victim: FederationNode
+  let calls: HandlerCall[]
+  const outsiders: Libp2p[] = []
+
+  before(async () => {
+    fed = await createFederation({ members: MEMBERS })
+    impostors = await createFederation({ federation: fed.name, members: [{ id: 'val-2', roles: ['validator'] }, { id: 'intruder', roles: ['validator'] }] })
+    otherFed = await createFederation({ federation: 'other-fed', members: [{ id: 'val-2', roles: ['validator'] }] })
+  })
+  after(async () => {
+    await Promise.all([fed.close(), impostors.close(), otherFed.close()])
+  })
+
+  /** Starts the victim validator with a recording handler on every chain protocol. */
+  async function startVictim (opts: StartNodeOptions = {}): Promise<void> {
+    victim = await fed.startNode(VICTIM, { member: VICTIM_MEMBER, ...opts })
+    const recorder = recordingEcho()
+    calls = recorder.calls
+    for (const protocol of [CONSENSUS, BRIDGE, HEADERS]) await victim.handle(protocol, recorder.handler)
+  }
+
+  async function rogue (script: RogueScript): Promise<Libp2p> {
+    const node = await rogueNode(await fed.nodeKey('rogue'), script)
+    outsiders.push(node)
+    return node
+  }
+
+  /** The victim refused one inbound handshake for `code` and no handler ever ran. */
+  async function assertRefused (code: ReasonCode): Promise<void> {
+    assert.deepEqual(victim.refusals().map(r => [r.code, r.by, r.stage, r.direction]), [[code, 'local', 'handshake', 'inbound']])
+    assert.equal(await metricValue(victim, 'fedgate_handshakes_total', { result: 'refused', reason: code }), 1)
+    assert.equal(await metricValue(victim, 'fedgate_handshakes_total', { result: 'admitted' }), 0)
+    assert.deepEqual(victim.peers(), [])
+    assert.deepEqual(victim.libp2p.getConnections(), [])
+    assert.deepEqual(calls, [], 'no protocol handler was invoked')
+  }
+
+  /** Dials the victim's consensus protocol with `dialer`; returns the victim's refusal and the dial error. */
+  async function attack (dialer: Libp2p | FederationNode): Promise<unknown> {
+    const refused = waitFor(victim.gate, 'refused')
+    const err = await rejection(dialer.dialProtocol(addrOf(victim), CONSENSUS), 'the attacker dial')
+    await refused
+    return err
+  }
+
+  afterEach(async () => {
+    await Promise.all(outsiders.splice(0).map(async node => node.stop()))
+    await Promise.all([fed.stopAll(), impostors.stopAll(), otherFed.stopAll()])
+  })
+
+  describe('against a validator', () => {
+    beforeEach(async () => { await startVictim() })
+
+    it('control: the rogue harness with a valid credential is admitted and reaches consensus', async () => {
+      const credential = await fed.issue('rogue', { member: 'val-2' })
+      const node = await rogue(presents(credential))
+      const message = new TextEncoder().encode('vote')
+      assert.deepEqual(await echo(await node.dialProtocol(addrOf(victim), CONSENSUS), message), message)
+      assert.equal(calls.length, 1)
+      assert.equal(calls[0]?.peer.memberId, 'val-2')
+    })
+
+    it('a stock libp2p node cannot even negotiate the security protocol', async () => {
+      const stock = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
+      outsiders.push(stock)
+      const err = await rejection(stock.dialProtocol(addrOf(victim), CONSENSUS), 'a stock libp2p dial')
+      assert.ok(err instanceof Error)
+      assert.equal(err.name, 'EncryptionFailedError')
+      assert.equal(refusalOf(err), undefined)
+      assert.deepEqual(victim.peers(), [])
+      assert.deepEqual(victim.libp2p.getConnections(), [])
+      assert.deepEqual(calls, [])
+    })
+
+    it('a valid credential copied onto another node key: peer-mismatch', async () => {
+      const stolen = await fed.issue('val-2')
+      const err = await attack(await rogue(presents(stolen)))
+      assert.deepEqual(refusalOf(err), { code: 'peer-mismatch', by: 'remote' })
+      await assertRefused('peer-mismatch')
+    })
+
+    it('an expired credential: expired', async () => {
+      const credential = await fed.issue('rogue', { member: 'val-2', notBefore: Date.now() - 3 * HOUR_MS, ttlMs: HOUR_MS })
+      const err = await attack(await rogue(presents(credential)))
+      assert.deepEqual(refusalOf(err), { code: 'expired', by: 'remote' })
+      await assertRefused('expired')
+    })
+
+    it('a credential that is not valid yet: not-yet-valid', async () => {
+      const credential = await fed.issue('rogue', { member: 'val-2', notBefore: Date.now() + HOUR_MS })
+      const err = await attack(await rogue(presents(credential)))
+      assert.deepEqual(refusalOf(err), { code: 'not-yet-valid', by: 'remote' })
+      await assertRefused('not-yet-valid')
+    })
+
+    it('a credential from another federation with the same member id: federation-mismatch', async () => {
+      const attacker = await otherFed.startNode('val-2')
+      const err = await attack(attacker)
+      assert.deepEqual(refusalOf(err), { code: 'federation-mismatch', by: 'remote' })
+      assert.deepEqual(attacker.refusals().map(r => [r.code, r.by]), [['federation-mismatch', 'remote']])
+      await assertRefused('federation-mismatch')
+    })
+
+    it('a credential signed by a key the roster does not list for the member: bad-signature', async () => {
+      const attacker = await impostors.startNode('val-2')
+      const err = await attack(attacker)
+      assert.deepEqual(refusalOf(err), { code: 'bad-signature', by: 'remote' })
+      await assertRefused('bad-signature')
+    })
+
+    it('a credential whose notAfter was pushed back after signing: bad-signature', async () => {
+      const genuine = await fed.issue('rogue', { member: 'val-2', ttlMs: HOUR_MS })
+      const tampered = Credential.fromJSON({ ...genuine.document, notAfter: isoTime(genuine.notAfterMs + 24 * HOUR_MS) })
+      const err = await attack(await rogue(presents(tampered)))
+      assert.deepEqual(refusalOf(err), { code: 'bad-signature', by: 'remote' })
+      await assertRefused('bad-signature')
+    })
+
+    it('a member the roster does not list: unknown-member', async () => {
+      const attacker = await impostors.startNode('intruder')
+      const err = await attack(attacker)
+      assert.deepEqual(refusalOf(err), { code: 'unknown-member', by: 'remote' })
+      await assertRefused('unknown-member')
+    })
+
+    it('a role the validator does not accept: role-not-accepted', async () => {
+      const light = await fed.startNode('light-1')
+      const err = await attack(light)
+      assert.deepEqual(refusalOf(err), { code: 'role-not-accepted', by: 'remote' })
+      assert.deepEqual(light.peers(), [])
+      await assertRefused('role-not-accepted')
+    })
+
+    it('an oversized hello: malformed', async () => {
+      const node = await rogue(async (lp, _secured, signal) => {
+        await lp.write(new Uint8Array(MAX_HELLO_BYTES + 1).fill(0x7b), { signal })
+        await readVerdict(lp, signal)
+      })
+      const err = await attack(node)
+      assert.deepEqual(refusalOf(err), { code: 'malformed', by: 'remote' })
+      await assertRefused('malformed')
+    })
+
+    it('a truncated hello (the length prefix promises more than is sent): malformed', async () => {
+      const node = await rogue(async (_lp, secured, signal) => {
+        // varint 1000, then 10 of the promised 1000 bytes, then end of stream
+        secured.connection.send(Uint8Array.from([0xe8, 0x07, ...new TextEncoder().encode('{"v":1,"fe')]))
+        await secured.connection.close({ signal })
+        throw new Error('rogue: sent a truncated hello')
+      })
+      await attack(node)
+      await assertRefused('malformed')
+    })
+  })
+
+  describe('slow peers', () => {
+    let slowFed: Federation
+
+    before(async () => {
+      slowFed = await createFederation({ members: MEMBERS, policy: { limits: { handshakeTimeout: '1s' } } })
+    })
+    afterEach(async () => { await slowFed.stopAll() })
+    after(async () => { await slowFed.close() })
+
+    it('a peer that completes Noise and then stays silent is cut at the deadline: handshake-timeout', async () => {
+      victim = await slowFed.startNode(VICTIM, { member: VICTIM_MEMBER })
+      const recorder = recordingEcho()
+      calls = recorder.calls
+      await victim.handle(CONSENSUS, recorder.handler)
+      assert.equal(victim.roster.policy.limits.handshakeTimeoutMs, 1000)
+      let noiseDone = false
+      const node = await rogue(async (_lp, secured) => {
+        noiseDone = true
+        await new Promise(resolve => { secured.connection.addEventListener('close', resolve, { once: true }) })
+        throw new Error('rogue: cut off')
+      })
+      await attack(node)
+      assert.ok(noiseDone, 'the rogue completed Noise')
+      await assertRefused('handshake-timeout')
+    })
+  })
+
+  describe('bans', () => {
+    it('after repeated refused handshakes from one IP, even a member is cut at accept', async () => {
+      const { log, lines } = captureLog()
+      await startVictim({ bans: { failures: 3, windowMs: 60_000, baseBanMs: 60_000 }, log })
+      const member = await fed.startNode('val-2')
+      const admitted = waitFor(victim.gate, 'admitted', peer => peer.peerId === member.peerId)
+      await member.dial(addrOf(victim))
+      await admitted
+      const gone = waitFor(victim.gate, 'disconnected')
+      await member.libp2p.hangUp(victim.libp2p.peerId)
+      await gone
+
+      const expired = await fed.issue('rogue', { member: 'val-2', notBefore: Date.now() - 3 * HOUR_MS, ttlMs: HOUR_MS })
+      const node = await rogue(presents(expired))
+      for (let i = 0; i < 3; i++) assert.deepEqual(refusalOf(await attack(node)), { code: 'expired', by: 'remote' })
+      const bans = lines.filter(line => line.event === 'ban')
+      assert.deepEqual(bans.map(line => [line.ip, line.reason, line.banMs]), [['127.0.0.1', 'expired', 60_000]])
+
+      const refusals = victim.refusals().length
+      const cut = waitFor(victim.gate, 'refused', refusal => refusal.code === 'banned')
+      const err = await rejection(member.dial(addrOf(victim)), 'a dial from a banned IP')
+      assert.equal(refusalOf(err), undefined, 'cut before any membership exchange')
+      const [refusal] = await cut
+      assert.deepEqual([refusal.stage, refusal.direction], ['accept', 'inbound'])
+      assert.equal(victim.refusals().length, refusals + 1)
+      assert.equal(await metricValue(victim, 'fedgate_handshakes_total', { result: 'refused', reason: 'banned' }), 1)
+      assert.ok(lines.some(line => line.reason === 'banned' && line.stage === 'accept'), 'the cut is logged')
+      assert.deepEqual(victim.peers(), [])
+      assert.deepEqual(calls, [])
+    })
+  })
+})
