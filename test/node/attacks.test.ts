@@ -117,11 +117,12 @@ describe('authenticated node: attacks', () => {
     assert.deepEqual(calls, [], 'no protocol handler was invoked')
   }
 
-  /** Dials the victim's consensus protocol with `dialer`; returns the victim's refusal and the dial error. */
+  /** Dials the victim's consensus protocol with `dialer`, waits for the victim's refusal, and returns the dial error. */
   async function attack (dialer: Libp2p | FederationNode): Promise<unknown> {
-    const refused = waitFor(victim.gate, 'refused')
-    const err = await rejection(dialer.dialProtocol(addrOf(victim), CONSENSUS), 'the attacker dial')
-    await refused
+    const [, err] = await Promise.all([
+      waitFor(victim.gate, 'refused'),
+      rejection(dialer.dialProtocol(addrOf(victim), CONSENSUS), 'the attacker dial')
+    ])
     return err
   }
 
@@ -267,12 +268,8 @@ describe('authenticated node: attacks', () => {
       const { log, lines } = captureLog()
       await startVictim({ bans: { failures: 3, windowMs: 60_000, baseBanMs: 60_000 }, log })
       const member = await fed.startNode('val-2')
-      const admitted = waitFor(victim.gate, 'admitted', peer => peer.peerId === member.peerId)
-      await member.dial(addrOf(victim))
-      await admitted
-      const gone = waitFor(victim.gate, 'disconnected')
-      await member.libp2p.hangUp(victim.libp2p.peerId)
-      await gone
+      await Promise.all([waitFor(victim.gate, 'admitted', peer => peer.peerId === member.peerId), member.dial(addrOf(victim))])
+      await Promise.all([waitFor(victim.gate, 'disconnected'), member.libp2p.hangUp(victim.libp2p.peerId)])
 
       const expired = await fed.issue('rogue', { member: 'val-2', notBefore: Date.now() - 3 * HOUR_MS, ttlMs: HOUR_MS })
       const node = await rogue(presents(expired))
@@ -281,10 +278,11 @@ describe('authenticated node: attacks', () => {
       assert.deepEqual(bans.map(line => [line.ip, line.reason, line.banMs]), [['127.0.0.1', 'expired', 60_000]])
 
       const refusals = victim.refusals().length
-      const cut = waitFor(victim.gate, 'refused', refusal => refusal.code === 'banned')
-      const err = await rejection(member.dial(addrOf(victim)), 'a dial from a banned IP')
+      const [[refusal], err] = await Promise.all([
+        waitFor(victim.gate, 'refused', refused => refused.code === 'banned'),
+        rejection(member.dial(addrOf(victim)), 'a dial from a banned IP')
+      ])
       assert.equal(refusalOf(err), undefined, 'cut before any membership exchange')
-      const [refusal] = await cut
       assert.deepEqual([refusal.stage, refusal.direction], ['accept', 'inbound'])
       assert.equal(victim.refusals().length, refusals + 1)
       assert.equal(await metricValue(victim, 'fedgate_handshakes_total', { result: 'refused', reason: 'banned' }), 1)

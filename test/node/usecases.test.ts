@@ -71,10 +71,10 @@ describe('authenticated node: use cases', () => {
     assert.deepEqual(bridge.calls[0]?.peer.roles, ['relayer'])
     assert.equal(bridge.calls[0]?.peer.memberId, 'rel-1')
 
-    const reset = waitFor(validator.gate, 'stream-reset')
-    const stream = await relayer.dialProtocol(addrOf(validator), CONSENSUS)
-    await rejection(echo(stream, message), 'reading consensus as a relayer')
-    const [refusal] = await reset
+    const [[refusal]] = await Promise.all([
+      waitFor(validator.gate, 'stream-reset'),
+      relayer.dialProtocol(addrOf(validator), CONSENSUS).then(async stream => rejection(echo(stream, message), 'reading consensus as a relayer'))
+    ])
     assert.equal(consensus.calls.length, 0)
     assert.equal(refusal.code, 'protocol-not-allowed')
     assert.equal(refusal.stage, 'stream')
@@ -92,10 +92,10 @@ describe('authenticated node: use cases', () => {
     const unlisted = recordingEcho()
     await listener.handle(UNLISTED, unlisted.handler)
 
-    const reset = waitFor(listener.gate, 'stream-reset')
-    const stream = await dialer.dialProtocol(addrOf(listener), UNLISTED)
-    await rejection(echo(stream, new Uint8Array([1])), 'reading an unlisted protocol')
-    const [refusal] = await reset
+    const [[refusal]] = await Promise.all([
+      waitFor(listener.gate, 'stream-reset'),
+      dialer.dialProtocol(addrOf(listener), UNLISTED).then(async stream => rejection(echo(stream, new Uint8Array([1])), 'reading an unlisted protocol'))
+    ])
     assert.equal(refusal.code, 'protocol-not-allowed')
     assert.equal(refusal.protocol, UNLISTED)
     assert.equal(unlisted.calls.length, 0)
@@ -108,10 +108,12 @@ describe('authenticated node: use cases', () => {
     const headers = recordingEcho()
     await full.handle(HEADERS, headers.handler)
 
-    const admitted = waitFor(full.gate, 'admitted', peer => peer.peerId === light.peerId)
     const message = new TextEncoder().encode('headers from 100')
-    assert.deepEqual(await echo(await light.dialProtocol(addrOf(full), HEADERS), message), message)
-    const [peer] = await admitted
+    const [[peer], reply] = await Promise.all([
+      waitFor(full.gate, 'admitted', admitted => admitted.peerId === light.peerId),
+      light.dialProtocol(addrOf(full), HEADERS).then(async stream => echo(stream, message))
+    ])
+    assert.deepEqual(reply, message)
     assert.deepEqual(peer.roles, ['light-client'])
     assert.equal(headers.calls.length, 1)
     assert.deepEqual(headers.calls[0]?.peer.roles, ['light-client'])
@@ -129,10 +131,11 @@ describe('authenticated node: use cases', () => {
       await fed.publishEpoch(r => revoke(r, { credential: full.credential.fingerprint }), { nodes: ['light-1'] })
       assert.equal(full.roster.revokedCredentials.size, 0, 'the full node does not know of the revocation')
 
-      const told = waitFor(full.gate, 'refused')
-      const err = await rejection(light.dialProtocol(addrOf(full), HEADERS), 'dialling a revoked full node')
+      const [[remote], err] = await Promise.all([
+        waitFor(full.gate, 'refused'),
+        rejection(light.dialProtocol(addrOf(full), HEADERS), 'dialling a revoked full node')
+      ])
       assert.deepEqual(refusalOf(err), { code: 'revoked', by: 'local' })
-      const [remote] = await told
       assert.deepEqual([remote.code, remote.by, remote.stage], ['revoked', 'remote', 'handshake'])
       assert.deepEqual(full.refusals().map(r => [r.code, r.by]), [['revoked', 'remote']])
       assert.equal(await metricValue(light, 'fedgate_handshakes_total', { result: 'refused', reason: 'revoked' }), 1)
@@ -148,10 +151,11 @@ describe('authenticated node: use cases', () => {
       const full = await fed.startNode('full-new')
       assert.equal(light.roster.member('full-new'), undefined)
 
-      const told = waitFor(full.gate, 'refused')
-      const err = await rejection(light.dial(addrOf(full)), 'dialling an unknown member')
+      const [[remote], err] = await Promise.all([
+        waitFor(full.gate, 'refused'),
+        rejection(light.dial(addrOf(full)), 'dialling an unknown member')
+      ])
       assert.deepEqual(refusalOf(err), { code: 'unknown-member', by: 'local' })
-      const [remote] = await told
       assert.deepEqual([remote.code, remote.by], ['unknown-member', 'remote'])
       assert.deepEqual(full.refusals().map(r => [r.code, r.by]), [['unknown-member', 'remote']])
       assert.deepEqual(full.peers(), [])
