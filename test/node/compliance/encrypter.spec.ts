@@ -1,0 +1,79 @@
+// A mocha spec, run by compliance.test.ts with the suite it installs (FEDGATE_COMPLIANCE_SUITE).
+// Mocha loads .ts specs with require(), so this module must not use top-level await.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ComponentLogger, ConnectionEncrypter, PrivateKey, Upgrader } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import {
+  addMember, FederationGate, generateNodeKey, generateSigningKey, initRoster, issueCredential, membershipEncrypter,
+  nodeKeyFromPrivateKey, RosterStore, signRoster
+} from '../../../node/index.ts'
+
+interface EncrypterSetup {
+  setup (args?: { privateKey: PrivateKey }): Promise<ConnectionEncrypter>
+  teardown (): Promise<void>
+}
+
+interface ComplianceSuite {
+  tests (common: EncrypterSetup): void
+  defaultLogger (): ComponentLogger
+}
+
+const MEMBER = 'val-compliance'
+
+const suiteFile = process.env.FEDGATE_COMPLIANCE_SUITE
+if (suiteFile === undefined) throw new Error('FEDGATE_COMPLIANCE_SUITE is not set; run this spec through test/node/compliance/compliance.test.ts')
+const { tests, defaultLogger } = createRequire(import.meta.url)(suiteFile) as ComplianceSuite
+
+// One signed roster lists the member; every key the suite hands to setup gets a credential from it.
+const admins = [generateSigningKey('admin'), generateSigningKey('admin'), generateSigningKey('admin')]
+const memberKey = generateSigningKey('member')
+let draft = initRoster({ federation: 'compliance-fed', admins: admins.map(a => a.publicKey), threshold: 2 })
+draft = addMember(draft, { id: MEMBER, roles: ['validator'], key: memberKey.publicKey })
+const roster = admins.slice(0, 2).reduce((r, admin) => signRoster(r, admin), draft)
+
+interface OpenStore {
+  readonly dir: string
+  readonly store: RosterStore
+}
+
+let opened: Promise<OpenStore> | undefined
+const gates: FederationGate[] = []
+
+async function openStore (): Promise<OpenStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'fedgate-compliance-'))
+  const rosterFile = join(dir, 'roster.json')
+  await writeFile(rosterFile, roster.encode())
+  const store = new RosterStore({ dataDir: join(dir, 'data'), rosterFile })
+  await store.open()
+  return { dir, store }
+}
+
+tests({
+  async setup (args) {
+    opened ??= openStore()
+    const { store } = await opened
+    const nodeKey = args === undefined ? await generateNodeKey() : nodeKeyFromPrivateKey(args.privateKey)
+    const credential = issueCredential({ roster, memberKey, memberId: MEMBER, peer: nodeKey.peerId })
+    const gate = new FederationGate({ nodeKey, credential, store, bans: false })
+    gates.push(gate)
+    // Noise asks the upgrader which muxers to offer; the suite has no upgrader, so offer none.
+    const upgrader: Pick<Upgrader, 'getStreamMuxers'> = { getStreamMuxers: () => new Map() }
+    return membershipEncrypter(gate)({
+      privateKey: nodeKey.privateKey,
+      peerId: peerIdFromPrivateKey(nodeKey.privateKey),
+      logger: defaultLogger(),
+      upgrader: upgrader as Upgrader
+    })
+  },
+  async teardown () {
+    await Promise.all(gates.splice(0).map(async gate => gate.shutdown()))
+    if (opened === undefined) return
+    const { dir, store } = await opened
+    opened = undefined
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
