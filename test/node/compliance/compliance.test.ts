@@ -48,11 +48,14 @@ async function run (command: string, args: readonly string[], cwd: string, env: 
   })
 }
 
-/** The environment for child processes, without the test runner's own markers. */
+/** The environment for child processes, without the test runner's or an outer npm's settings. */
 function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
-  delete env.NODE_TEST_CONTEXT
-  return env
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key === 'NODE_TEST_CONTEXT' || key.toLowerCase().startsWith('npm_')) continue
+    env[key] = value
+  }
+  return { ...env, ...extra }
 }
 
 async function installedStamp (): Promise<string> {
