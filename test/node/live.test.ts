@@ -42,9 +42,8 @@ function connectionsTo (node: FederationNode, peerId: string): Connection[] {
 
 function onlyConnection (node: FederationNode, peerId: string): Connection {
   const connections = connectionsTo(node, peerId)
-  assert.equal(connections.length, 1, `one connection from ${node.peerId} to ${peerId}`)
   const [connection] = connections
-  if (connection === undefined) throw new Error('unreachable')
+  assert.ok(connection !== undefined && connections.length === 1, `one connection from ${node.peerId} to ${peerId}, found ${connections.length}`)
   return connection
 }
 
