@@ -10,6 +10,7 @@ import {
 } from '../membership/index.ts'
 import type { BanPolicy } from './bans.ts'
 import { membershipEncrypter } from './encrypter.ts'
+import { nodeNoiseCrypto } from './noise-crypto.ts'
 import { FederationGate } from './gate.ts'
 import { federationGater } from './gater.ts'
 import { silentLog, type Logger } from './log.ts'
@@ -130,7 +131,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     privateKey: nodeKey.privateKey,
     addresses: { listen: init.listen ?? [] },
     transports: [tcp()],
-    connectionEncrypters: [membershipEncrypter(gate)],
+    connectionEncrypters: [membershipEncrypter(gate, { noise: { crypto: nodeNoiseCrypto } })],
     streamMuxers: [yamux()],
     connectionGater: federationGater(gate),
     metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
