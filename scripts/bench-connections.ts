@@ -2,7 +2,7 @@
  * Connection benchmark for the authenticated node.
  *
  *   node scripts/bench-connections.ts [--quick] [--json] [--rounds N] [--seconds S] [--concurrency C]
- *                                     [--variants fedgate,bare,mtls,fedgate-secp256k1] [--reps N] [--profile DIR]
+ *                                     [--variants fedgate,bare,mtls,...] [--reps N] [--profile DIR]
  *
  * 1. Authenticated connections per second. One op = connect, open one stream (one TLS socket for
  *    mTLS), 4-byte request and echo, close. C loops run concurrently, each dialling from its own
@@ -24,7 +24,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tls from 'node:tls'
 import { promisify, parseArgs } from 'node:util'
-import { noise } from '@chainsafe/libp2p-noise'
+import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
@@ -34,7 +34,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import {
   addMember, allowProtocol, createFederationNode, generateNodeKey, generateSigningKey, initRoster, issueCredential,
-  revoke, RosterStore, setPolicy, signRoster, type FederationNode, type NodeKeyType, type Roster, type SigningKey
+  nodeNoiseCrypto, revoke, RosterStore, setPolicy, signRoster, type FederationNode, type NodeKeyType, type Roster, type SigningKey
 } from '../node/index.ts'
 
 const run = promisify(execFile)
@@ -56,14 +56,15 @@ const MAX_ERRORS_PER_ROUND = 50
 const FULL = { rounds: 3, seconds: 4, warmupSeconds: 1.5, concurrency: 8, dialerPool: 32, reps: 10, victims: 50, keepers: 3 }
 const QUICK = { rounds: 1, seconds: 1, warmupSeconds: 0.3, concurrency: 4, dialerPool: 4, reps: 2, victims: 8, keepers: 2 }
 
-const VARIANTS = ['fedgate', 'bare', 'mtls', 'fedgate-secp256k1'] as const
+const VARIANTS = ['fedgate', 'bare', 'mtls', 'fedgate-secp256k1', 'bare-nodecrypto'] as const
 type VariantName = typeof VARIANTS[number]
 
 const VARIANT_LABELS: Readonly<Record<VariantName, string>> = {
   'fedgate': 'fedgate (Noise + membership exchange + yamux, Ed25519)',
   'bare': 'bare libp2p (Noise + yamux + TCP, Ed25519)',
   'mtls': 'Node tls, mutual TLS 1.3 (ECDSA P-256 certs)',
-  'fedgate-secp256k1': 'fedgate, secp256k1 node keys'
+  'fedgate-secp256k1': 'fedgate, secp256k1 node keys',
+  'bare-nodecrypto': 'bare libp2p with fedgate\'s Noise crypto (nodeNoiseCrypto), to separate the crypto gain from the rest'
 }
 
 interface Config {
@@ -117,6 +118,8 @@ interface RevocationResult {
   keptConnections: number
   dialer: { all: Distribution, lastClosed: Distribution }
   listener: { all: Distribution, lastClosed: Distribution }
+  /** From the rename to the listener accepting the epoch (file watch, parse, signature check, store). */
+  rosterApplied: Distribution
   missedCloses: number
   keptClosed: number
   targetP99Ms: number
@@ -286,22 +289,22 @@ async function fedgateBench (dir: string, config: Config, keyType: NodeKeyType):
   }
 }
 
-async function bareNode (listen: boolean): Promise<Libp2p> {
+async function bareNode (listen: boolean, crypto: ICryptoInterface | undefined): Promise<Libp2p> {
   return createLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto })],
     streamMuxers: [yamux()],
     connectionManager: LISTENER_CONNECTION_MANAGER
   })
 }
 
-async function bareBench (config: Config): Promise<Bench> {
-  const listener = await bareNode(true)
+async function bareBench (config: Config, crypto?: ICryptoInterface): Promise<Bench> {
+  const listener = await bareNode(true, crypto)
   await listener.handle(ECHO_PROTOCOL, serveEcho)
   const target = await tcpAddr(listener.getMultiaddrs())
-  const dialers = await Promise.all(Array.from({ length: config.dialerPool }, async () => bareNode(false)))
+  const dialers = await Promise.all(Array.from({ length: config.dialerPool }, async () => bareNode(false, crypto)))
   return {
     async op (loop, iteration) {
       const connection: Connection = await dialerFor(dialers, config.concurrency, loop, iteration).dial(target)
@@ -377,6 +380,7 @@ async function setUp (name: VariantName, dir: string, config: Config): Promise<B
     case 'fedgate': return fedgateBench(join(dir, name), config, 'Ed25519')
     case 'fedgate-secp256k1': return fedgateBench(join(dir, name), config, 'secp256k1')
     case 'bare': return bareBench(config)
+    case 'bare-nodecrypto': return bareBench(config, nodeNoiseCrypto)
     case 'mtls': return mtlsBench(join(dir, name))
   }
 }
@@ -505,6 +509,7 @@ async function revocation (dir: string, config: Config, progress: (line: string)
   const listenerSide: number[] = []
   const lastDialer: number[] = []
   const lastListener: number[] = []
+  const applied: number[] = []
   let missedCloses = 0
   let keptClosed = 0
   let roster = fed.roster
@@ -519,6 +524,10 @@ async function revocation (dir: string, config: Config, progress: (line: string)
         const inbound = await admittedOn(listener, new Set(nodes.map(n => n.peerId)), config.victims)
         const listenerWatch = inbound.map(watchClose)
         roster = signBy2(revoke(roster, { member: victim }), fed.admins)
+        const epoch = roster.epoch
+        let appliedAt: number | undefined
+        const onRoster = (update: { epoch: number }): void => { if (update.epoch === epoch) appliedAt = performance.now() }
+        listener.gate.on('roster', onRoster)
         const { renameStart } = await writeAtomically(rosterFile, roster.encode())
         const all = [...dialerWatch, ...listenerWatch]
         await Promise.race([
@@ -539,6 +548,8 @@ async function revocation (dir: string, config: Config, progress: (line: string)
         }
         collect(dialerWatch, dialerSide, lastDialer)
         collect(listenerWatch, listenerSide, lastListener)
+        listener.gate.off('roster', onRoster)
+        if (appliedAt !== undefined) applied.push(appliedAt - renameStart)
         keptClosed += keptConnections.filter(c => c.status !== 'open').length
         progress(`revocation ${rep + 1}/${config.reps}: last close ${lastDialer.at(-1)?.toFixed(1)} ms (dialer side), ${lastListener.at(-1)?.toFixed(1)} ms (listener side)`)
       } finally {
@@ -561,6 +572,7 @@ async function revocation (dir: string, config: Config, progress: (line: string)
     keptConnections: config.keepers,
     dialer,
     listener: listenerDist,
+    rosterApplied: distribution(applied),
     missedCloses,
     keptClosed,
     targetP99Ms: REVOCATION_TARGET_P99_MS,
@@ -598,7 +610,8 @@ function ratios (variants: readonly VariantResult[]): Ratio[] {
   return [
     ...ratio('fedgate / bare libp2p', 'fedgate', 'bare', THROUGHPUT_TARGET_VS_BARE),
     ...ratio('fedgate / Node mTLS (stretch)', 'fedgate', 'mtls', THROUGHPUT_STRETCH_VS_MTLS),
-    ...ratio('fedgate-secp256k1 / bare libp2p', 'fedgate-secp256k1', 'bare', null)
+    ...ratio('fedgate-secp256k1 / bare libp2p', 'fedgate-secp256k1', 'bare', null),
+    ...ratio('fedgate / bare libp2p with the same crypto', 'fedgate', 'bare-nodecrypto', null)
   ]
 }
 
@@ -643,7 +656,8 @@ function render (config: Config, variants: readonly VariantResult[], rev: Revoca
         row('dialer side, every connection', rev.dialer.all),
         row('listener side, every connection', rev.listener.all),
         row('dialer side, last-closed per rep', rev.dialer.lastClosed),
-        row('listener side, last-closed per rep', rev.listener.lastClosed)
+        row('listener side, last-closed per rep', rev.listener.lastClosed),
+        row('listener accepted the epoch', rev.rosterApplied)
       ]),
       `   missed closes (still open after ${REVOCATION_GIVE_UP_MS} ms): ${rev.missedCloses}; other members' connections closed: ${rev.keptClosed} (of ${rev.keptConnections}, expected 0)`,
       `   target p99 <= ${rev.targetP99Ms} ms on both sides, nothing missed, others kept: ${rev.pass ? 'PASS' : 'MISS'}`

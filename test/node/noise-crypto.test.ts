@@ -8,7 +8,7 @@ import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { nodeNoiseCrypto } from '../../node/noise-crypto.ts'
+import { nodeNoiseCrypto } from '../../node/index.ts'
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'))

@@ -17,6 +17,7 @@ interface Report {
     connectionsPerRep: number
     dialer: { all: { samples: number, p99Ms: number } }
     listener: { all: { samples: number, p99Ms: number } }
+    rosterApplied: { samples: number }
     missedCloses: number
     keptClosed: number
   }
@@ -31,18 +32,19 @@ describe('scripts/bench-connections.ts --quick', () => {
     const before = await benchDirs()
     const { stdout } = await run(process.execPath, [SCRIPT, '--quick', '--json'], { timeout: 180_000 })
     const report = JSON.parse(stdout) as Report
-    assert.deepEqual(report.throughput.map(v => v.name), ['fedgate', 'bare', 'mtls', 'fedgate-secp256k1'])
+    assert.deepEqual(report.throughput.map(v => v.name), ['fedgate', 'bare', 'mtls', 'fedgate-secp256k1', 'bare-nodecrypto'])
     for (const variant of report.throughput) {
       assert.ok(variant.rounds.every(r => r.ops > 0 && r.errors === 0), `${variant.name} completed connections without errors`)
       assert.ok(variant.medianConnPerSec > 0)
       assert.ok(variant.medianCpuMsPerConn > 0)
     }
-    assert.deepEqual(report.ratios.map(r => r.name), ['fedgate / bare libp2p', 'fedgate / Node mTLS (stretch)', 'fedgate-secp256k1 / bare libp2p'])
+    assert.deepEqual(report.ratios.map(r => r.name), ['fedgate / bare libp2p', 'fedgate / Node mTLS (stretch)', 'fedgate-secp256k1 / bare libp2p', 'fedgate / bare libp2p with the same crypto'])
     const rev = report.revocation
     assert.equal(rev.missedCloses, 0, 'every revoked connection closed')
     assert.equal(rev.keptClosed, 0, 'other members kept their connections')
     assert.equal(rev.dialer.all.samples, rev.reps * rev.connectionsPerRep)
     assert.equal(rev.listener.all.samples, rev.reps * rev.connectionsPerRep)
+    assert.equal(rev.rosterApplied.samples, rev.reps, 'the listener accepted every revoking epoch')
     assert.deepEqual(await benchDirs(), before)
   })
 
