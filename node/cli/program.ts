@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { registerCredential } from './credential.ts'
 import { registerKeygen } from './keygen.ts'
+import { registerNodeCommands } from './node.ts'
 import { registerRoster } from './roster.ts'
 
 /**
@@ -17,5 +18,6 @@ export function buildProgram (): Command {
   registerKeygen(program)
   registerRoster(program)
   registerCredential(program)
+  registerNodeCommands(program)
   return program
 }

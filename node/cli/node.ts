@@ -1,0 +1,173 @@
+import { readFile } from 'node:fs/promises'
+import { Option, type Command } from 'commander'
+import { MAX_ROSTER_BYTES, reasonFix } from '../../membership/index.ts'
+import {
+  adminAddress, ConfigError, DaemonStartError, DEFAULT_ADMIN, formatHostPort, humanDuration, loadDaemonConfig, LOG_LEVELS, runDaemon, timeLeft,
+  type DaemonFlags, type PublishDocument, type StatusDocument
+} from '../daemon/index.ts'
+import { CliError, EXIT_REFUSED, EXIT_USAGE, printJson, printLine, printRows } from './io.ts'
+
+/** Reading `/status` should be instant; a node that does not answer within this is reported. */
+const STATUS_TIMEOUT_MS = 10_000
+/** Publishing verifies every signature of the epoch, which takes a while for large rosters. */
+const PUBLISH_TIMEOUT_MS = 120_000
+/** Refusals the human `node status` output lists (newest first); `--json` has all the node returns. */
+const REFUSALS_SHOWN = 10
+/** After a clean stop (log flushed, peers told), libp2p leftovers holding the event loop get this long before the process exits. */
+const EXIT_GRACE_MS = 200
+
+/**
+ * `fedgate node start|status` and `fedgate roster publish`: run a node, read a running node's
+ * status from its admin endpoint, hand it a signed roster epoch. Call after the `roster` group is
+ * registered (publish joins it).
+ */
+export function registerNodeCommands (program: Command): void {
+  const node = program.command('node').description('run a fedgate node, and look at a running one through its admin endpoint')
+
+  node.command('start')
+    .description('run a node until SIGTERM or SIGINT (SIGHUP re-reads the roster and credential files); settings from --config FILE and/or flags, flags win')
+    .option('--config <file>', 'JSON config file (relative paths in it resolve against its folder)')
+    .option('--key <file>', 'node key file (mode 0600)')
+    .option('--credential <file>', 'membership credential file (watched: a renewed file is applied live)')
+    .option('--roster <file>', 'roster file (watched: a newer signed epoch is applied live)')
+    .option('--data-dir <dir>', 'accepted roster epochs and runtime files (default: data/ next to the config file)')
+    .option('--listen <multiaddr...>', 'addresses to listen on, e.g. /ip4/0.0.0.0/tcp/4001')
+    .option('--dial <multiaddr...>', 'reserved peers to keep connected (redialled with backoff)')
+    .option('--admin <host:port>', `admin endpoint address (default ${DEFAULT_ADMIN}; port 0 picks a free one, written to DATA_DIR/admin.addr)`)
+    .option('--no-admin', 'run without the admin endpoint')
+    .option('--audit-log <file>', 'append the JSON audit log to this file (default: stdout)')
+    .addOption(new Option('--log-level <level>', 'audit log level (default info)').choices(LOG_LEVELS))
+    .action(async (opts: DaemonFlags) => {
+      try {
+        await runDaemon(await loadDaemonConfig(opts))
+      } catch (err) {
+        throw cliErrorOf(err)
+      }
+      setTimeout(() => { process.exit() }, EXIT_GRACE_MS).unref()
+    })
+
+  node.command('status')
+    .description('the running node\'s identity, roster epoch, credential, peers and last refusals (GET /status)')
+    .option('--admin <host:port>', 'the node\'s admin endpoint', DEFAULT_ADMIN)
+    .option('--json', 'print the /status document')
+    .action(async (opts: { admin: string, json?: boolean }) => {
+      const { status, doc } = await request(opts.admin, '/status', { method: 'GET', timeoutMs: STATUS_TIMEOUT_MS })
+      if (status !== 200) throw new CliError(`admin endpoint ${opts.admin}: /status answered HTTP ${status}`, { fix: 'check that --admin points at a fedgate node' })
+      const report = doc as StatusDocument
+      if (opts.json === true) printJson(report)
+      else printStatus(report)
+    })
+
+  const roster = program.commands.find(c => c.name() === 'roster') ?? program.command('roster').description('roster epochs')
+  roster.command('publish')
+    .description('hand a signed roster epoch to a running node (POST /roster); exit 1 if the node refuses it')
+    .argument('<file>', 'roster file')
+    .option('--admin <host:port>', 'the node\'s admin endpoint', DEFAULT_ADMIN)
+    .option('--json', 'print the node\'s answer as one JSON document')
+    .action(async (file: string, opts: { admin: string, json?: boolean }) => {
+      const text = await readRosterText(file)
+      const { status, doc } = await request(opts.admin, '/roster', { method: 'POST', body: text, timeoutMs: PUBLISH_TIMEOUT_MS })
+      const answer = doc as PublishDocument
+      if ((status !== 200 && status !== 409 && status !== 413) || typeof answer.accepted !== 'boolean') {
+        throw new CliError(`admin endpoint ${opts.admin}: /roster answered HTTP ${status}`, { fix: 'check that --admin points at a fedgate node' })
+      }
+      if (opts.json === true) printJson(answer)
+      if (!answer.accepted) {
+        const detail = answer.message.startsWith(`${answer.code}:`) ? answer.message : `${answer.code}: ${answer.message}`
+        throw new CliError(`${file}: refused by the node at ${opts.admin}: ${detail}`, { exitCode: EXIT_REFUSED, fix: reasonFix(answer.code) })
+      }
+      if (opts.json !== true) printLine(`${file}: epoch ${answer.epoch} accepted by the node at ${opts.admin}`)
+    })
+}
+
+/** Config and start errors become the CLI's one error line with the fix; others pass through. */
+function cliErrorOf (err: unknown): unknown {
+  if (err instanceof ConfigError) return new CliError(err.message, { exitCode: err.usage ? EXIT_USAGE : EXIT_REFUSED, fix: err.fix })
+  if (err instanceof DaemonStartError) return new CliError(err.message, err.fix === undefined ? {} : { fix: err.fix })
+  return err
+}
+
+async function readRosterText (file: string): Promise<string> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new CliError(`${file}: ${code === 'ENOENT' ? 'no such roster file' : `cannot read roster file (${code ?? String(err)})`}`, { fix: 'check the path' })
+  }
+  if (bytes.length > MAX_ROSTER_BYTES) throw new CliError(`${file}: ${bytes.length} bytes, a roster is at most ${MAX_ROSTER_BYTES}`, { fix: reasonFix('malformed') })
+  return bytes.toString('utf8')
+}
+
+/** One request to a node's admin endpoint; an unreachable endpoint is one clear error line. */
+async function request (admin: string, path: string, init: { method: 'GET' | 'POST', body?: string, timeoutMs: number }): Promise<{ status: number, doc: object }> {
+  let address
+  try {
+    address = adminAddress(admin, `--admin ${admin}`, true)
+  } catch (err) {
+    throw cliErrorOf(err)
+  }
+  const url = `http://${formatHostPort(address)}${path}`
+  let response: Response
+  try {
+    response = await fetch(url, {
+      method: init.method,
+      signal: AbortSignal.timeout(init.timeoutMs),
+      ...(init.body === undefined ? {} : { body: init.body, headers: { 'content-type': 'application/json' } })
+    })
+  } catch (err) {
+    throw new CliError(`admin endpoint ${admin}: unreachable (${networkCode(err)})`, {
+      fix: `check that the node runs (fedgate node start) and pass the admin address from its config with --admin HOST:PORT (default ${DEFAULT_ADMIN})`
+    })
+  }
+  const text = await response.text()
+  try {
+    const doc: unknown = JSON.parse(text)
+    if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) return { status: response.status, doc }
+  } catch {
+    // Not JSON: reported below.
+  }
+  throw new CliError(`admin endpoint ${admin}: ${path} answered HTTP ${response.status} without a JSON document`, { fix: 'check that --admin points at a fedgate node' })
+}
+
+function networkCode (err: unknown): string {
+  if (err instanceof Error && err.name === 'TimeoutError') return 'no answer in time'
+  const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined
+  return cause?.code ?? (err instanceof Error ? err.message : String(err))
+}
+
+function printStatus (s: StatusDocument): void {
+  const now = Date.now()
+  printRows([
+    ['peer id', s.peerId],
+    ['federation', `${s.federation}, roster epoch ${s.rosterEpoch}`],
+    ['member', `${s.memberId}, roles ${s.roles.join(',')}`],
+    ['credential', `${s.credential.fingerprint.slice(0, 16)} expires ${s.credential.notAfter} (${timeLeft(s.credential.expiresInSeconds * 1000)})`],
+    ...(s.listen.length === 0 ? [['listen', '(none)'] as const] : s.listen.map((a, i) => [i === 0 ? 'listen' : '', a] as const)),
+    ['up', `${humanDuration(now - Date.parse(s.startedAt))} (since ${s.startedAt})`],
+    ['peers', s.peers.length],
+    ['refusals', s.refusals.length]
+  ])
+  printLine('')
+  if (s.peers.length === 0) {
+    printLine('no admitted peers')
+  } else {
+    printTable(['PEER ID', 'MEMBER', 'ROLES', 'DIRECTION', 'SINCE', 'ADDRESS'],
+      s.peers.map(p => [p.peerId, p.memberId, p.roles.join(','), p.direction, p.since, p.remoteAddr]))
+  }
+  printLine('')
+  if (s.refusals.length === 0) {
+    printLine('no refusals')
+    return
+  }
+  const shown = s.refusals.slice(-REFUSALS_SHOWN).reverse()
+  printLine(`last refusals (newest first, ${shown.length} of ${s.refusals.length})`)
+  printTable(['AT', 'CODE', 'BY', 'STAGE', 'DIRECTION', 'MEMBER', 'PEER ID', 'ADDRESS', 'PROTOCOL'],
+    shown.map(r => [r.at, r.code, r.by, r.stage, r.direction, r.memberId ?? '-', r.peerId ?? '-', r.remoteAddr ?? '-', r.protocol ?? '-']))
+}
+
+function printTable (headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
+  printLine([line(headers), ...rows.map(line)].join('\n'))
+}

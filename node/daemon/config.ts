@@ -1,0 +1,252 @@
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ConfigError } from './errors.ts'
+
+/** Where the admin endpoint listens unless the operator says otherwise: loopback only. */
+export const DEFAULT_ADMIN_HOST = '127.0.0.1'
+export const DEFAULT_ADMIN_PORT = 9474
+export const DEFAULT_ADMIN = `${DEFAULT_ADMIN_HOST}:${DEFAULT_ADMIN_PORT}`
+/** The data directory, relative to the config file's folder, when the config does not name one. */
+export const DEFAULT_DATA_DIR = 'data'
+export const DEFAULT_LOG_LEVEL = 'info'
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+/** A config file larger than this is not a config file. */
+const MAX_CONFIG_BYTES = 1024 * 1024
+const MAX_ADDRS = 256
+
+const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'dial', 'auditLog', 'logLevel'] as const
+type ConfigField = typeof CONFIG_FIELDS[number]
+const REQUIRED_FIELDS = ['key', 'credential', 'roster', 'listen'] as const
+
+/** The command-line flag that sets each config field. */
+const FLAG_OF: Readonly<Record<ConfigField, string>> = {
+  key: '--key',
+  credential: '--credential',
+  roster: '--roster',
+  dataDir: '--data-dir',
+  listen: '--listen',
+  admin: '--admin',
+  dial: '--dial',
+  auditLog: '--audit-log',
+  logLevel: '--log-level'
+}
+
+export interface AdminAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** The daemon's settings, validated, with every path absolute. */
+export interface DaemonConfig {
+  /** The config file the settings came from, if any. */
+  readonly file: string | undefined
+  /** Node key file (mode 0600). */
+  readonly key: string
+  /** Membership credential file; watched, so a renewed credential written there is applied live. */
+  readonly credential: string
+  /** Roster file; watched, so a newer signed epoch written there is applied live. */
+  readonly roster: string
+  /** Accepted roster epochs and the runtime address files (admin.addr, listen.addrs). */
+  readonly dataDir: string
+  readonly listen: readonly string[]
+  /** Null: no admin endpoint. */
+  readonly admin: AdminAddress | null
+  /** Reserved peers: dialled at start and redialled with backoff whenever they disconnect. */
+  readonly dial: readonly string[]
+  /** Null: the audit log goes to stdout. */
+  readonly auditLog: string | null
+  readonly logLevel: LogLevel
+}
+
+/** The same settings given as command-line flags; each overrides the config file. */
+export interface DaemonFlags {
+  config?: string
+  key?: string
+  credential?: string
+  roster?: string
+  dataDir?: string
+  listen?: readonly string[]
+  admin?: string | false
+  dial?: readonly string[]
+  auditLog?: string
+  logLevel?: string
+}
+
+type Settings = { -readonly [K in keyof DaemonConfig]?: DaemonConfig[K] }
+
+/**
+ * Builds the daemon's settings from an optional JSON config file and flags (flags win). Paths in
+ * the file resolve against the file's folder, paths in flags against the working directory.
+ * Without a config file the flags alone must name the key, credential, roster, data directory and
+ * listen addresses.
+ */
+export async function loadDaemonConfig (flags: DaemonFlags, cwd: string = process.cwd()): Promise<DaemonConfig> {
+  const file = flags.config === undefined ? undefined : resolve(cwd, flags.config)
+  const fromFile = file === undefined ? {} : parseConfigFile(await readConfigFile(file), file)
+  const fromFlags = parseFlags(flags, cwd)
+  const merged: Settings = { ...fromFile, ...fromFlags }
+  const missing = (field: ConfigField): ConfigError => file === undefined
+    ? new ConfigError(FLAG_OF[field], 'required when no --config file is given', `give ${FLAG_OF[field]}, or put the settings in a config file and pass --config FILE`, true)
+    : new ConfigError(`${file}: $.${field}`, 'missing field', `add "${field}" to the config file, or give ${FLAG_OF[field]}`)
+  for (const field of REQUIRED_FIELDS) {
+    if (merged[field] === undefined) throw missing(field)
+  }
+  if (merged.dataDir === undefined) {
+    if (file === undefined) throw missing('dataDir')
+    merged.dataDir = join(dirname(file), DEFAULT_DATA_DIR)
+  }
+  return {
+    file,
+    key: merged.key ?? '',
+    credential: merged.credential ?? '',
+    roster: merged.roster ?? '',
+    dataDir: merged.dataDir,
+    listen: merged.listen ?? [],
+    admin: merged.admin === undefined ? { host: DEFAULT_ADMIN_HOST, port: DEFAULT_ADMIN_PORT } : merged.admin,
+    dial: merged.dial ?? [],
+    auditLog: merged.auditLog ?? null,
+    logLevel: merged.logLevel ?? DEFAULT_LOG_LEVEL
+  }
+}
+
+async function readConfigFile (file: string): Promise<string> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new ConfigError(file, 'no such config file', 'check the --config path')
+    if (code === 'EISDIR') throw new ConfigError(file, 'is a directory, expected a JSON config file', 'check the --config path')
+    throw new ConfigError(file, `cannot read config file (${code ?? String(err)})`, 'check the file permissions')
+  }
+  if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigError(file, `config file is ${bytes.length} bytes, at most ${MAX_CONFIG_BYTES} allowed`, 'check the --config path')
+  return bytes.toString('utf8')
+}
+
+/** Validates a config file's text strictly: unknown fields, wrong types and bad values name the JSON path. */
+export function parseConfigFile (text: string, file: string): Settings {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(file, `not valid JSON (${err instanceof Error ? err.message : String(err)})`, 'fix the JSON syntax')
+  }
+  const at = (path: string): string => `${file}: ${path}`
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ConfigError(at('$'), `expected an object, got ${describe(json)}`, `write a JSON object with the fields ${CONFIG_FIELDS.join(', ')}`)
+  }
+  const doc = json as Record<string, unknown>
+  for (const name of Object.keys(doc)) {
+    if (!(CONFIG_FIELDS as readonly string[]).includes(name)) {
+      throw new ConfigError(at(`$.${name}`), 'unknown field', `remove it; the fields are ${CONFIG_FIELDS.join(', ')}`)
+    }
+  }
+  const base = dirname(file)
+  const settings: Settings = {}
+  const path = (field: string): string => resolve(base, filePath(doc[field], at(`$.${field}`)))
+  if (doc.key !== undefined) settings.key = path('key')
+  if (doc.credential !== undefined) settings.credential = path('credential')
+  if (doc.roster !== undefined) settings.roster = path('roster')
+  if (doc.dataDir !== undefined) settings.dataDir = path('dataDir')
+  if (doc.listen !== undefined) settings.listen = addrList(doc.listen, at('$.listen'), 'listen')
+  if (doc.dial !== undefined) settings.dial = addrList(doc.dial, at('$.dial'), 'dial')
+  if (doc.admin !== undefined) settings.admin = doc.admin === false ? null : adminAddress(stringValue(doc.admin, at('$.admin'), `"${DEFAULT_ADMIN}", or false for no admin endpoint`), at('$.admin'))
+  if (doc.auditLog !== undefined) settings.auditLog = path('auditLog')
+  if (doc.logLevel !== undefined) settings.logLevel = logLevel(doc.logLevel, at('$.logLevel'))
+  return settings
+}
+
+function parseFlags (flags: DaemonFlags, cwd: string): Settings {
+  const settings: Settings = {}
+  if (flags.key !== undefined) settings.key = resolve(cwd, flags.key)
+  if (flags.credential !== undefined) settings.credential = resolve(cwd, flags.credential)
+  if (flags.roster !== undefined) settings.roster = resolve(cwd, flags.roster)
+  if (flags.dataDir !== undefined) settings.dataDir = resolve(cwd, flags.dataDir)
+  if (flags.listen !== undefined) settings.listen = flags.listen.map(a => multiaddrValue(a, `--listen ${a}`, 'listen', true))
+  if (flags.dial !== undefined) settings.dial = flags.dial.map(a => multiaddrValue(a, `--dial ${a}`, 'dial', true))
+  if (flags.admin !== undefined) settings.admin = flags.admin === false ? null : adminAddress(flags.admin, `--admin ${flags.admin}`, true)
+  if (flags.auditLog !== undefined) settings.auditLog = resolve(cwd, flags.auditLog)
+  if (flags.logLevel !== undefined) settings.logLevel = logLevel(flags.logLevel, `--log-level ${flags.logLevel}`, true)
+  return settings
+}
+
+/** Parses `HOST:PORT` or `[IPv6]:PORT`; port 0 picks a free port. */
+export function adminAddress (value: string, where: string, usage = false): AdminAddress {
+  const match = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(value) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  const host = match?.[1]
+  const port = Number(match?.[2])
+  if (host === undefined || !(port >= 0 && port <= 65535) || (value.startsWith('[') && isIP(host) !== 6)) {
+    throw new ConfigError(where, `expected HOST:PORT, got ${JSON.stringify(value)}`, `give an address such as ${DEFAULT_ADMIN} or [::1]:${DEFAULT_ADMIN_PORT}`, usage)
+  }
+  return { host, port }
+}
+
+/** True for addresses that only this host can reach. */
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+/** `127.0.0.1:9474` or `[::1]:9474`. */
+export function formatHostPort (address: AdminAddress): string {
+  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+}
+
+function addrList (value: unknown, where: string, kind: 'listen' | 'dial'): string[] {
+  if (!Array.isArray(value)) {
+    throw new ConfigError(where, `expected an array of multiaddrs, got ${describe(value)}`, `write e.g. ["${EXAMPLE_ADDR[kind]}"]`)
+  }
+  if (value.length > MAX_ADDRS) throw new ConfigError(where, `at most ${MAX_ADDRS} addresses allowed, got ${value.length}`, 'list fewer addresses')
+  const addrs = value.map((v, i) => multiaddrValue(stringValue(v, `${where}[${i}]`, `a multiaddr such as ${EXAMPLE_ADDR[kind]}`), `${where}[${i}]`, kind))
+  const seen = new Set<string>()
+  addrs.forEach((a, i) => {
+    if (seen.has(a)) throw new ConfigError(`${where}[${i}]`, `duplicate address ${a}`, 'list each address once')
+    seen.add(a)
+  })
+  return addrs
+}
+
+const EXAMPLE_ADDR = { listen: '/ip4/0.0.0.0/tcp/4001', dial: '/ip4/10.0.0.1/tcp/4001/p2p/12D3KooW...' } as const
+
+/** A TCP multiaddr: listen addresses need an IP, dial addresses may use DNS. */
+function multiaddrValue (value: string, where: string, kind: 'listen' | 'dial', usage = false): string {
+  let names: string[]
+  try {
+    names = multiaddr(value).getComponents().map(c => c.name)
+  } catch (err) {
+    throw new ConfigError(where, `invalid multiaddr ${JSON.stringify(value)} (${err instanceof Error ? err.message : String(err)})`, `write it like ${EXAMPLE_ADDR[kind]}`, usage)
+  }
+  const hosts = kind === 'listen' ? ['ip4', 'ip6'] : ['ip4', 'ip6', 'dns', 'dns4', 'dns6']
+  const [host, transport] = names
+  if (host === undefined || !hosts.includes(host) || transport !== 'tcp') {
+    throw new ConfigError(where, `${JSON.stringify(value)} is not a TCP address fedgate can ${kind} on`, `write it like ${EXAMPLE_ADDR[kind]}`, usage)
+  }
+  return value
+}
+
+function filePath (value: unknown, where: string): string {
+  return stringValue(value, where, 'a file path, relative to the config file or absolute')
+}
+
+function stringValue (value: unknown, where: string, expected: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigError(where, `expected a non-empty string, got ${describe(value)}`, `set it to ${expected}`)
+  }
+  return value
+}
+
+function logLevel (value: unknown, where: string, usage = false): LogLevel {
+  const level = LOG_LEVELS.find(l => l === value)
+  if (level === undefined) throw new ConfigError(where, `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(value)}`, `use ${DEFAULT_LOG_LEVEL} unless debugging`, usage)
+  return level
+}
+
+function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
+}

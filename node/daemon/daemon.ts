@@ -1,0 +1,192 @@
+import { access, appendFile, constants, mkdir, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import writeFileAtomic from 'write-file-atomic'
+import { reasonFix } from '../../membership/index.ts'
+import { createFederationNode, type FederationNode } from '../federation-node.ts'
+import { SelfCredentialError } from '../gate.ts'
+import { createAuditLog, type Logger } from '../log.ts'
+import { AdminServer } from './admin-server.ts'
+import { formatHostPort, type DaemonConfig } from './config.ts'
+import { AdminListenError, DaemonStartError, describeErrno } from './errors.ts'
+import { ReservedPeers } from './reserved-peers.ts'
+import { startupSummary } from './summary.ts'
+
+/** After SIGTERM/SIGINT, a stop that has not finished by then is cut short (exit code 1). */
+export const FORCE_EXIT_MS = 5_000
+/** The admin endpoint's bound address, written at start (useful with port 0), removed at stop. */
+export const ADMIN_ADDR_FILE = 'admin.addr'
+/** The node's listen multiaddrs, one per line, written at start, removed at stop. */
+export const LISTEN_ADDRS_FILE = 'listen.addrs'
+
+export interface DaemonInit {
+  /** Where the startup summary and warnings go. @default process.stderr */
+  stderr?: NodeJS.WritableStream
+  /** @default the audit log the config names (a file, or stdout) */
+  log?: Logger
+}
+
+/**
+ * A running fedgate node as an operator runs it: the federation node, its admin endpoint and its
+ * reserved peers, with the runtime address files in the data directory.
+ */
+export class Daemon {
+  readonly config: DaemonConfig
+  readonly node: FederationNode
+  readonly admin: AdminServer | null
+  private readonly reserved: ReservedPeers
+  private stopping: Promise<void> | undefined
+
+  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null, reserved: ReservedPeers) {
+    this.config = config
+    this.node = node
+    this.admin = admin
+    this.reserved = reserved
+  }
+
+  /** Re-reads the roster and credential files (SIGHUP); file watching does the same on its own. */
+  async reload (): Promise<void> {
+    this.node.log.info({ event: 'reload' }, 'reloading roster and credential files')
+    await this.node.reload()
+  }
+
+  /** Stops redialling, tells every peer why (bye protocol), stops the node, then the admin endpoint. */
+  async stop (): Promise<void> {
+    this.stopping ??= this.stopNow()
+    await this.stopping
+  }
+
+  private async stopNow (): Promise<void> {
+    this.admin?.markStopping()
+    this.reserved.stop()
+    await this.node.stop('shutdown')
+    await this.admin?.close()
+    await Promise.all([ADMIN_ADDR_FILE, LISTEN_ADDRS_FILE].map(async f => rm(join(this.config.dataDir, f), { force: true })))
+    await new Promise<void>(resolve => { this.node.log.flush(() => { resolve() }) })
+  }
+}
+
+/**
+ * Starts the node described by `config`: refuses to start on a missing file, an unusable key, an
+ * own credential that does not verify, or an address already in use (DaemonStartError and the
+ * membership errors name the file or address). Prints one startup summary on stderr.
+ */
+export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}): Promise<Daemon> {
+  const stderr = init.stderr ?? process.stderr
+  await access(config.roster, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new DaemonStartError(`${config.roster}: ${err.code === 'ENOENT' ? 'no such roster file' : `cannot read roster file (${err.code ?? String(err)})`}`, 'create it with fedgate roster init, or check the roster path')
+  })
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    throw new DaemonStartError(`${config.dataDir}: cannot create the data directory (${err.code ?? String(err)})`, 'choose a dataDir the node may write to')
+  })
+  if (config.auditLog !== null && init.log === undefined) await openAuditLog(config.auditLog)
+  const log = init.log ?? createAuditLog({ file: config.auditLog ?? undefined, level: config.logLevel })
+  let node: FederationNode
+  try {
+    node = await createFederationNode({
+      key: config.key,
+      credential: config.credential,
+      roster: { dataDir: config.dataDir, rosterFile: config.roster },
+      listen: [...config.listen],
+      log
+    })
+  } catch (err) {
+    throw startError(config, err)
+  }
+  let admin: AdminServer | null = null
+  try {
+    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin)
+    const listen = node.getMultiaddrs().map(String)
+    await writeFileAtomic(join(config.dataDir, LISTEN_ADDRS_FILE), listen.map(a => a + '\n').join(''))
+    if (admin !== null) await writeFileAtomic(join(config.dataDir, ADMIN_ADDR_FILE), formatHostPort(admin.address) + '\n')
+    const reserved = new ReservedPeers(node, config.dial)
+    reserved.start()
+    stderr.write(startupSummary({
+      peerId: node.peerId,
+      federation: node.roster.federation,
+      rosterEpoch: node.roster.epoch,
+      memberId: node.credential.memberId,
+      roles: node.localRoles,
+      credentialFingerprint: node.credential.fingerprint,
+      credentialNotAfterMs: node.credential.notAfterMs,
+      credentialFile: config.credential,
+      listen,
+      dial: config.dial,
+      admin: admin?.address ?? null,
+      auditLog: config.auditLog,
+      dataDir: config.dataDir,
+      now: Date.now()
+    }))
+    return new Daemon(config, node, admin, reserved)
+  } catch (err) {
+    await admin?.close()
+    await node.stop('shutdown')
+    if (err instanceof AdminListenError) throw new DaemonStartError(err.message, 'choose another admin address ("admin" in the config, or --admin HOST:PORT), or stop the process that holds it')
+    throw err
+  }
+}
+
+/**
+ * Runs the daemon until SIGTERM or SIGINT, then stops it gracefully; SIGHUP reloads the roster and
+ * credential files. Rejects if the stop fails; a stop that hangs, or a second signal, ends the
+ * process with exit code 1.
+ */
+export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): Promise<void> {
+  const stderr = init.stderr ?? process.stderr
+  const daemon = await startDaemon(config, init)
+  const onHangup = (): void => {
+    daemon.reload().catch((err: unknown) => { stderr.write(`fedgate: reload failed: ${err instanceof Error ? err.message : String(err)}\n`) })
+  }
+  const stopError = await new Promise<unknown>(resolve => {
+    let state: 'running' | 'stopping' | 'stopped' = 'running'
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (state === 'stopped') return
+      if (state === 'stopping') {
+        stderr.write(`fedgate: ${signal} again, exiting without waiting for the stop to finish\n`)
+        process.exit(1)
+      }
+      state = 'stopping'
+      stderr.write(`fedgate: ${signal} received, stopping (telling peers: shutdown)\n`)
+      const force = setTimeout(() => {
+        stderr.write(`fedgate: stop did not finish within ${FORCE_EXIT_MS} ms, exiting\n`)
+        process.exit(1)
+      }, FORCE_EXIT_MS)
+      force.unref()
+      void daemon.stop().then(() => null, (err: unknown) => err).then(err => {
+        clearTimeout(force)
+        state = 'stopped'
+        if (err === null) stderr.write('fedgate: stopped\n')
+        resolve(err)
+      })
+    }
+    process.on('SIGTERM', onStop)
+    process.on('SIGINT', onStop)
+    process.on('SIGHUP', onHangup)
+  })
+  process.off('SIGHUP', onHangup)
+  if (stopError !== null) throw stopError
+}
+
+/** Checks the audit log file can be appended to, so a bad path fails at start with one line. */
+async function openAuditLog (file: string): Promise<void> {
+  try {
+    await mkdir(dirname(file), { recursive: true })
+    await appendFile(file, '')
+  } catch (err) {
+    throw new DaemonStartError(`${file}: cannot write the audit log (${(err as NodeJS.ErrnoException).code ?? String(err)})`, 'choose an auditLog path the node may write to')
+  }
+}
+
+/** One line naming what failed at start, with the fix. */
+function startError (config: DaemonConfig, err: unknown): unknown {
+  if (err instanceof SelfCredentialError) {
+    return new DaemonStartError(`${config.credential}: own credential refused: ${err.code}`, reasonFix(err.code))
+  }
+  if (err instanceof Error && err.name === 'UnsupportedListenAddressesError') {
+    // libp2p lists each failed address as `  /ip4/…/tcp/N: Error: listen EADDRINUSE: …`.
+    const failures = [...err.message.matchAll(/^\s*(\/\S+): \w*Error: (?:listen )?(\w+)[^\n]*$/gm)].map(m => `${m[1] ?? ''}: ${describeErrno(m[2] ?? '')}`)
+    const inUse = err.message.includes('EADDRINUSE')
+    return new DaemonStartError(`listen ${failures.length > 0 ? failures.join(', ') : `${config.listen.join(', ')}: cannot listen`}`,
+      inUse ? 'choose another port in "listen" (or --listen), or stop the process that holds it' : 'listen on an address of this host')
+  }
+  return err
+}

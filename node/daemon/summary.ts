@@ -1,0 +1,67 @@
+import { formatHostPort, isLoopback, type AdminAddress } from './config.ts'
+
+/** A credential closer than this to its expiry gets a warning line at start. */
+export const EXPIRY_WARNING_MS = 24 * 3_600_000
+
+export interface StartupInfo {
+  peerId: string
+  federation: string
+  rosterEpoch: number
+  memberId: string
+  roles: readonly string[]
+  credentialFingerprint: string
+  credentialNotAfterMs: number
+  credentialFile: string
+  listen: readonly string[]
+  dial: readonly string[]
+  admin: AdminAddress | null
+  auditLog: string | null
+  dataDir: string
+  now: number
+}
+
+/** The one block the daemon prints on stderr when it is up (stdout belongs to the audit log). */
+export function startupSummary (info: StartupInfo): string {
+  const rows: Array<[string, string]> = [
+    ['peer id', info.peerId],
+    ['federation', `${info.federation}, roster epoch ${info.rosterEpoch}`],
+    ['member', `${info.memberId}, roles ${info.roles.join(',')}`],
+    ['credential', `${info.credentialFingerprint.slice(0, 16)} expires ${new Date(info.credentialNotAfterMs).toISOString()} (${timeLeft(info.credentialNotAfterMs - info.now)})`],
+    ...info.listen.map((a, i): [string, string] => [i === 0 ? 'listen' : '', a]),
+    ...(info.listen.length === 0 ? [['listen', '(none: outbound only)'] as [string, string]] : []),
+    ...(info.dial.length === 0 ? [['dial', '(no reserved peers)'] as [string, string]] : info.dial.map((a, i): [string, string] => [i === 0 ? 'dial' : '', a])),
+    ['admin', info.admin === null ? '(disabled)' : `http://${formatHostPort(info.admin)} (GET /status /metrics /healthz, POST /roster)`],
+    ['audit log', info.auditLog ?? 'stdout'],
+    ['data dir', info.dataDir]
+  ]
+  const width = Math.max(...rows.map(([label]) => label.length))
+  const lines = ['fedgate node started', ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)]
+  const left = info.credentialNotAfterMs - info.now
+  if (left < EXPIRY_WARNING_MS) {
+    lines.push(`warning: the credential ${left >= 0 ? 'expires ' : ''}${timeLeft(left)}; renew it with fedgate credential issue --out ${info.credentialFile} (the running node picks up the new file)`)
+  }
+  if (info.admin !== null && !isLoopback(info.admin.host)) {
+    lines.push(`warning: the admin endpoint listens on ${formatHostPort(info.admin)}, reachable from other hosts; bind it to 127.0.0.1 unless a firewall guards it`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** `in 23h 59m`, or `expired 5m ago`. */
+export function timeLeft (ms: number): string {
+  return ms >= 0 ? `in ${humanDuration(ms)}` : `expired ${humanDuration(-ms)} ago`
+}
+
+/** A coarse human duration: `2d 3h`, `23h 59m`, `4m 10s`, `42s`. */
+export function humanDuration (ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  const units: Array<[string, number]> = [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]]
+  const parts: string[] = []
+  let rest = s
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size)
+    rest -= n * size
+    if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`)
+    if (parts.length === 2) break
+  }
+  return parts.length === 0 ? '0s' : parts.join(' ')
+}
