@@ -7,6 +7,18 @@ import { allowProtocol, revoke, type Roster } from '../../membership/index.ts'
 import { ADMIN_ADDR_FILE, LISTEN_ADDRS_FILE, type HealthDocument, type PublishDocument, type StatusDocument } from '../../node/daemon/index.ts'
 import { eventually, Federation, fedgate, FedgateProcess, HOUR_MS } from './federation.ts'
 
+interface AuditEvent {
+  readonly event: string
+  readonly reason?: string
+  readonly memberId?: string
+}
+
+/** The audit log's events so far (a line still being written is left out). */
+async function auditEvents (file: string): Promise<AuditEvent[]> {
+  const lines = (await readFile(file, 'utf8')).split('\n')
+  return lines.slice(0, -1).map(l => JSON.parse(l) as AuditEvent)
+}
+
 /** The last line of the startup summary: once it is on stderr, the node is up. */
 const STARTED = /^ {2}data dir .*$/m
 
@@ -181,6 +193,16 @@ describe('fedgate node start: a federation of three daemons', { timeout: 60_000 
     assert.match(await fetchMetrics('val-a'), /^fedgate_roster_updates_total\{result="refused",reason="threshold-not-met"\} 1$/m)
   })
 
+  it('SIGHUP reloads the roster and credential files and keeps the node running', async () => {
+    const b = node('val-b')
+    const audit = join(dir, 'val-b.audit.log')
+    assert.ok(!(await auditEvents(audit)).some(e => e.event === 'reload'))
+    b.process.child.kill('SIGHUP')
+    await eventually(async () => (await auditEvents(audit)).some(e => e.event === 'reload') ? true : undefined)
+    assert.equal(b.process.child.exitCode, null)
+    assert.equal((await fetch(`http://${b.admin}/healthz`)).status, 200)
+  })
+
   it('SIGTERM stops a node with exit code 0 and its peer records the reason; the peer redials it once it is back', async () => {
     const a = node('val-a')
     assert.equal(await a.process.stop('SIGTERM'), 0)
@@ -191,8 +213,9 @@ describe('fedgate node start: a federation of three daemons', { timeout: 60_000 
       return s.peers.length === 0 ? s : undefined
     })
     assert.ok(status.refusals.some(r => r.code === 'shutdown' && r.by === 'remote' && r.stage === 'live' && r.memberId === 'val-a'))
-    const audit = (await readFile(join(dir, 'val-b.audit.log'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { event: string, reason?: string, memberId?: string })
-    assert.ok(audit.some(e => e.event === 'disconnect' && e.reason === 'shutdown' && e.memberId === 'val-a'))
+    // The audit log records the same disconnect with its reason (waits until the line is written).
+    await eventually(async () => (await auditEvents(join(dir, 'val-b.audit.log')))
+      .some(e => e.event === 'disconnect' && e.reason === 'shutdown' && e.memberId === 'val-a') ? true : undefined)
 
     // Back on the same address: val-b, which lists it as a reserved peer, dials it again.
     const sameAddress = a.listen.map(addr => addr.replace(/\/p2p\/[^/]+$/, ''))

@@ -80,3 +80,40 @@ describe('fedgate node start refuses to start, with one clear line', { timeout: 
     })
   }
 })
+
+describe('node status and roster publish without a running node', { timeout: 30_000 }, () => {
+  let dir: string
+  let closedPort: number
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fedgate-daemon-unreachable-'))
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer()
+    await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+    const address = probe.address()
+    assert.ok(address !== null && typeof address === 'object')
+    closedPort = address.port
+    await new Promise(resolve => probe.close(resolve))
+  })
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('node status: exit 1 and one line naming the unreachable admin endpoint', async () => {
+    const line = assertFails(await fedgate('node', 'status', '--admin', `127.0.0.1:${closedPort}`), 1)
+    assert.ok(line.includes(`127.0.0.1:${closedPort}`))
+  })
+
+  it('roster publish: exit 1 for an unreachable node, and for a missing roster file', async () => {
+    const fed = await Federation.create(dir, [{ id: 'val-a', roles: ['validator'] }])
+    const unreachable = assertFails(await fedgate('roster', 'publish', fed.rosterFile, '--admin', `127.0.0.1:${closedPort}`), 1)
+    assert.ok(unreachable.includes(`127.0.0.1:${closedPort}`))
+    const missing = assertFails(await fedgate('roster', 'publish', join(dir, 'absent.json'), '--admin', `127.0.0.1:${closedPort}`), 1)
+    assert.ok(missing.includes(join(dir, 'absent.json')))
+  })
+
+  it('a malformed --admin is a usage error (exit 2)', async () => {
+    assertFails(await fedgate('node', 'status', '--admin', 'localhost'), 2)
+  })
+})
