@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { registerCredential } from './credential.ts'
+import { registerDemo } from './demo.ts'
 import { registerKeygen } from './keygen.ts'
 import { registerNodeCommands } from './node.ts'
 import { registerRoster } from './roster.ts'
@@ -19,5 +20,6 @@ export function buildProgram (): Command {
   registerRoster(program)
   registerCredential(program)
   registerNodeCommands(program)
+  registerDemo(program)
   return program
 }
