@@ -1,0 +1,151 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+const WALKTHROUGH_HEADING = '## Walkthrough'
+/** The fixed ports the README uses; the test swaps in ports the OS reports free. */
+const README_PORTS = ['7001', '7002', '9101', '9102']
+/** The whole walkthrough is cut off after this (it normally takes well under a minute). */
+const RUN_TIMEOUT_MS = 150_000
+const STEP_MARK = '@@step'
+
+/** The bash blocks of the README's walkthrough section, in order. */
+function walkthroughBlocks (readme: string): string[] {
+  const start = readme.indexOf(WALKTHROUGH_HEADING)
+  assert.ok(start >= 0, `README.md has a "${WALKTHROUGH_HEADING}" section`)
+  const rest = readme.slice(start + WALKTHROUGH_HEADING.length)
+  const end = rest.search(/\n## /)
+  const section = end < 0 ? rest : rest.slice(0, end)
+  return [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map(m => m[1] ?? '')
+}
+
+async function freePorts (count: number): Promise<number[]> {
+  const servers: Server[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer()
+      servers.push(server)
+      await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    }
+    return servers.map(s => (s.address() as AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map(async s => new Promise(resolve => { s.close(resolve) })))
+  }
+}
+
+interface StepRun {
+  readonly index: number
+  readonly begun: boolean
+  readonly ended: boolean
+  readonly output: string
+}
+
+/**
+ * One bash script running every block in order, as an operator pastes them into one shell: aliases
+ * on (as in an interactive shell), stop at the first failing command, a marker line around each
+ * block so the output can be attributed to its step.
+ */
+function script (blocks: readonly string[]): string {
+  const lines = ['shopt -s expand_aliases', 'set -e']
+  blocks.forEach((block, i) => {
+    lines.push(`echo "${STEP_MARK} ${i + 1} begin"`, block.trimEnd(), `echo "${STEP_MARK} ${i + 1} end"`)
+  })
+  return lines.join('\n') + '\n'
+}
+
+function splitSteps (stdout: string, count: number): StepRun[] {
+  const steps: StepRun[] = []
+  for (let i = 1; i <= count; i++) {
+    const begin = stdout.indexOf(`${STEP_MARK} ${i} begin\n`)
+    const end = stdout.indexOf(`${STEP_MARK} ${i} end\n`)
+    steps.push({
+      index: i,
+      begun: begin >= 0,
+      ended: end >= 0,
+      output: begin < 0 ? '' : stdout.slice(begin, end < 0 ? undefined : end)
+    })
+  }
+  return steps
+}
+
+describe('README walkthrough: a federation by hand, run block by block', () => {
+  let home: string
+  let child: ChildProcess | undefined
+  let blocks: string[]
+  let code: number | null = null
+  let stdout = ''
+  let stderr = ''
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'fedgate-readme-'))
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8')
+    const ports = await freePorts(README_PORTS.length)
+    blocks = walkthroughBlocks(readme).map(block =>
+      README_PORTS.reduce((text, port, i) => text.replaceAll(new RegExp(`\\b${port}\\b`, 'g'), String(ports[i])), block))
+    // Its own process group, so that everything the walkthrough starts can be stopped at once.
+    const bash = spawn('bash', ['-c', script(blocks)], {
+      cwd: REPO,
+      env: { ...process.env, HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true
+    })
+    child = bash
+    bash.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+    bash.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    const timer = setTimeout(() => { stopGroup(bash) }, RUN_TIMEOUT_MS)
+    code = await new Promise<number | null>(resolve => { bash.on('close', resolve) })
+    clearTimeout(timer)
+  })
+
+  after(async () => {
+    if (child !== undefined) stopGroup(child)
+    await rm(home, { recursive: true, force: true })
+  })
+
+  it('has the steps from keygen to revocation', () => {
+    assert.ok(blocks.length >= 10, `expected the walkthrough's bash blocks, found ${blocks.length}`)
+    const text = blocks.join('\n')
+    for (const command of ['keygen admin', 'roster init', 'keygen member', 'roster add-member', 'roster allow', 'roster sign',
+      'roster verify', 'keygen node', 'credential issue', 'node start --config', 'node status', 'roster revoke', 'roster publish', 'kill %1']) {
+      assert.ok(text.includes(command), `the walkthrough runs fedgate ${command}`)
+    }
+  })
+
+  it('runs every block to the end, each exiting 0', () => {
+    const steps = splitSteps(stdout, blocks.length)
+    const failed = steps.find(s => !s.ended)
+    assert.equal(failed, undefined, `step ${failed?.index ?? '?'} did not finish:\n${failed?.output ?? ''}\nstderr:\n${stderr}`)
+    assert.equal(code, 0, `bash exited ${String(code)}; stderr:\n${stderr}`)
+  })
+
+  it('shows val-2 admitted by val-1 while both run', () => {
+    const status = splitSteps(stdout, blocks.length).find(s => /^peers\s+1$/m.test(s.output))
+    assert.ok(status !== undefined, 'a step printed val-1\'s status with one peer')
+    assert.match(status.output, /val-2\s+validator\s+inbound/)
+  })
+
+  it('ends with val-2 gone from val-1, refused as revoked', () => {
+    const steps = splitSteps(stdout, blocks.length)
+    const last = [...steps].reverse().find(s => s.output.includes('federation') && s.output.includes('roster epoch'))
+    assert.ok(last !== undefined, 'a step printed val-1\'s status after the revocation')
+    assert.match(last.output, /roster epoch 2/)
+    assert.match(last.output, /no admitted peers/)
+    assert.match(last.output, /\brevoked\b/)
+  })
+})
+
+/** Stops the walkthrough's shell and the nodes it started in the background (its process group). */
+function stopGroup (child: ChildProcess): void {
+  if (child.pid === undefined) return
+  try {
+    process.kill(-child.pid, 'SIGTERM')
+  } catch {
+    // Already gone.
+  }
+}
