@@ -19,6 +19,7 @@
  */
 import { execFile } from 'node:child_process'
 import { Session } from 'node:inspector/promises'
+import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,6 +51,8 @@ const THROUGHPUT_STRETCH_VS_MTLS = 1.0
 const REVOCATION_TARGET_P99_MS = 1_000
 /** A revocation repetition fails when a connection is still open this long after the rename. */
 const REVOCATION_GIVE_UP_MS = 10_000
+/** Bounds an op that hangs (libp2p's own dial and close timeouts bound the rest). */
+const OP_TIMEOUT_MS = 10_000
 /** A variant that fails this many ops in one round is broken; stop it rather than spin. */
 const MAX_ERRORS_PER_ROUND = 50
 
@@ -148,10 +151,11 @@ function distribution (values: readonly number[]): Distribution {
 
 /** Request/response on a fresh stream: write 4 bytes, read the echo, close. */
 async function echo (stream: Stream): Promise<void> {
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
   const lp = lpStream(stream)
-  await lp.write(PING)
-  await lp.read()
-  await stream.close()
+  await lp.write(PING, { signal })
+  await lp.read({ signal })
+  await stream.close({ signal })
 }
 
 async function serveEcho (stream: Stream): Promise<void> {
@@ -364,6 +368,7 @@ async function mtlsBench (dir: string): Promise<Bench> {
       await new Promise<void>((resolve, reject) => {
         const socket = tls.connect({ host: '127.0.0.1', port, servername: 'server', secureContext }, () => { socket.write(PING) })
         socket.setNoDelay(true)
+        socket.setTimeout(OP_TIMEOUT_MS, () => { socket.destroy(new Error('mTLS op timed out')) })
         socket.once('data', () => { socket.end() })
         socket.once('close', hadError => { if (!hadError) resolve() })
         socket.once('error', reject)
@@ -713,6 +718,12 @@ async function main (): Promise<void> {
   const { config, json } = parseConfig()
   const progress = (line: string): void => { if (!json) process.stderr.write(`${line}\n`) }
   const dir = await mkdtemp(join(tmpdir(), 'fedgate-bench-conn-'))
+  const interrupted = (): void => {
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
   try {
     const variants = config.variants.length > 0 ? await throughput(join(dir, 'throughput'), config, progress) : []
     const rev = config.reps > 0 ? await revocation(join(dir, 'revocation'), config, progress) : undefined
