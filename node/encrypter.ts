@@ -61,6 +61,39 @@ export function membershipEncrypter (gate: FederationGate, init: MembershipEncry
   }
 }
 
+/** The security protocol id of stock libp2p Noise, which the outsider encrypter answers. */
+export const PLAIN_NOISE_PROTOCOL = '/noise'
+
+/**
+ * Answers peers that speak plain libp2p Noise but not fedgate: it completes Noise, so the outsider
+ * is named by the key it proved, then refuses it with `no-credential`. Without it such a peer
+ * fails protocol negotiation silently; with it the attempt is logged with PeerId and address,
+ * counted, and feeds the IP ban list. Listed after the membership encrypter, it is only ever
+ * selected when the other side does not offer fedgate's protocol.
+ */
+export function outsiderEncrypter (gate: FederationGate, init: MembershipEncrypterInit = {}): (components: NoiseComponents) => ConnectionEncrypter {
+  return (components) => {
+    const inner = noise(init.noise)(components)
+    const refuseOutsider = async (direction: 'inbound' | 'outbound', connection: MessageStream, handshake: Promise<SecuredConnection>): Promise<never> => {
+      const secured = await withDeadline(handshake, gate, direction, connection)
+      gate.refuse({ code: 'no-credential', by: 'local', stage: 'handshake', direction, peerId: secured.remotePeer.toString(), remoteAddr: remoteAddrOf(connection) })
+      secured.connection.abort(new Error('fedgate: no-credential'))
+      throw new MembershipRefusedError('no-credential', 'local', 'the peer speaks plain Noise without fedgate')
+    }
+    return {
+      protocol: PLAIN_NOISE_PROTOCOL,
+      async secureInbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
+        const signal = deadline(gate.handshakeTimeoutMs, options?.signal)
+        return refuseOutsider('inbound', connection, inner.secureInbound(connection, { ...options, signal }))
+      },
+      async secureOutbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
+        const signal = deadline(gate.handshakeTimeoutMs, options?.signal)
+        return refuseOutsider('outbound', connection, inner.secureOutbound(connection, { ...options, signal }))
+      }
+    }
+  }
+}
+
 function deadline (ms: number, outer: AbortSignal | undefined): AbortSignal {
   const timeout = AbortSignal.timeout(ms)
   return outer === undefined ? timeout : AbortSignal.any([outer, timeout])

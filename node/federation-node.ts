@@ -9,7 +9,7 @@ import {
   Credential, readKeyFile, RosterStore, type NodeKey, type ReasonCode, type Roster, type StoreLogger
 } from '../membership/index.ts'
 import type { BanPolicy } from './bans.ts'
-import { membershipEncrypter } from './encrypter.ts'
+import { membershipEncrypter, outsiderEncrypter } from './encrypter.ts'
 import { nodeNoiseCrypto } from './noise-crypto.ts'
 import { FederationGate } from './gate.ts'
 import { federationGater } from './gater.ts'
@@ -32,6 +32,12 @@ export interface FederationNodeInit {
   libp2pMetrics?: boolean
   /** Repeated handshake failures from one IP earn growing bans; `false` turns them off. */
   bans?: Partial<BanPolicy> | false
+  /**
+   * Complete Noise with peers that speak plain libp2p Noise but not fedgate, so they are refused
+   * with `no-credential`, logged with their PeerId, counted and banned. `false` leaves them to fail
+   * protocol negotiation unrecorded. @default true
+   */
+  recordOutsiders?: boolean
   /** Inbound connections per second accepted from one IP before libp2p drops them. @default 64 */
   inboundConnectionThreshold?: number
   /** Extra libp2p options merged over fedgate's (not transports, encrypters, muxers or gater). */
@@ -131,7 +137,10 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     privateKey: nodeKey.privateKey,
     addresses: { listen: init.listen ?? [] },
     transports: [tcp()],
-    connectionEncrypters: [membershipEncrypter(gate, { noise: { crypto: nodeNoiseCrypto } })],
+    connectionEncrypters: [
+      membershipEncrypter(gate, { noise: { crypto: nodeNoiseCrypto } }),
+      ...(init.recordOutsiders === false ? [] : [outsiderEncrypter(gate, { noise: { crypto: nodeNoiseCrypto } })])
+    ],
     streamMuxers: [yamux()],
     connectionGater: federationGater(gate),
     metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),

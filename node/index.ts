@@ -1,6 +1,6 @@
 export { createFederationNode, FederationNode, readCredentialFile, CredentialFileError, type FederationNodeInit } from './federation-node.ts'
 export { FederationGate, SelfCredentialError, RENEW_PROTOCOL, BYE_PROTOCOL, type FederationGateInit } from './gate.ts'
-export { membershipEncrypter, MembershipRefusedError, refusalOf, type MembershipEncrypterInit } from './encrypter.ts'
+export { membershipEncrypter, outsiderEncrypter, MembershipRefusedError, refusalOf, PLAIN_NOISE_PROTOCOL, type MembershipEncrypterInit } from './encrypter.ts'
 export { nodeNoiseCrypto } from './noise-crypto.ts'
 export { federationGater } from './gater.ts'
 export { ENCRYPTER_PROTOCOL, HELLO_VERSION, MAX_HELLO_BYTES } from './hello.ts'

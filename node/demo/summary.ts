@@ -61,11 +61,11 @@ export interface RefusalSummary {
   readonly target: string
   /** What the refused node is. */
   readonly what: string
-  /** `name` of the error the dial rejected with. */
-  readonly dialError: string
+  /** `name` of the error the dial rejected with, or null when the dialler's side of the upgrade finished before the target refused it. */
+  readonly dialError: string | null
   /** The dial error's message, as libp2p reports it. */
-  readonly dialMessage: string
-  /** The reason code in the dial error (refusalOf), null when fedgate never ran (no fedgate byte was exchanged). */
+  readonly dialMessage: string | null
+  /** The reason code: from the dial error (refusalOf), else from the target's record; null when neither has one. */
   readonly code: ReasonCode | null
   readonly by: 'local' | 'remote' | null
   /** The code the target recorded in its refusals(), null when it recorded none. */

@@ -75,12 +75,12 @@ describe('fedgate demo --json: what a throwaway federation reports', () => {
     assert.deepEqual(roleOf('light-1', 'full-1'), ['light-client'])
   })
 
-  it('refuses the intruder before fedgate runs, the forger with bad-signature and the expired node with expired', () => {
+  it('refuses the intruder with no-credential, the forger with bad-signature and the expired node with expired', () => {
     const byName = new Map(summary.refused.map(r => [r.name, r]))
     const intruder = byName.get('intruder')
     assert.ok(intruder !== undefined)
-    assert.equal(intruder.dialError, 'EncryptionFailedError')
-    assert.equal(intruder.code, null)
+    assert.equal(intruder.code, 'no-credential')
+    assert.equal(intruder.targetCode, 'no-credential')
     assert.equal(intruder.targetConnections, 0)
     const forger = byName.get('forger')
     assert.equal(forger?.code, 'bad-signature')

@@ -12,7 +12,7 @@ import {
 } from '../../node/index.ts'
 import { decodeHello, encodeHello } from '../../node/hello.ts'
 import {
-  addrOf, BRIDGE, captureLog, CONSENSUS, createFederation, echo, HEADERS, metricValue, recordingEcho, rejection,
+  addrOf, BRIDGE, captureLog, CONSENSUS, createFederation, echo, eventually, HEADERS, metricValue, recordingEcho, rejection,
   waitFor, type Federation, type HandlerCall, type StartNodeOptions
 } from './fixture.ts'
 
@@ -143,16 +143,26 @@ describe('authenticated node: attacks', () => {
       assert.equal(calls[0]?.peer.memberId, 'val-2')
     })
 
-    it('a stock libp2p node cannot even negotiate the security protocol', async () => {
+    it('a stock libp2p node (Noise + yamux, no fedgate): no-credential, named by the key it proved', async () => {
       const stock = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
       outsiders.push(stock)
-      const err = await rejection(stock.dialProtocol(addrOf(victim), CONSENSUS), 'a stock libp2p dial')
+      const [[refusal], err] = await Promise.all([
+        waitFor(victim.gate, 'refused'),
+        rejection(stock.dialProtocol(addrOf(victim), CONSENSUS), 'a stock libp2p dial')
+      ])
       assert.ok(err instanceof Error)
-      assert.equal(err.name, 'EncryptionFailedError')
-      assert.equal(refusalOf(err), undefined)
+      assert.equal(refusal.peerId, stock.peerId.toString())
+      await assertRefused('no-credential')
+      await eventually(() => stock.getConnections().length === 0, 'the stock node losing its connection')
+    })
+
+    it('a stock libp2p node that is dialled is refused by the dialling fedgate node: no-credential', async () => {
+      const stock = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false } })
+      outsiders.push(stock)
+      const err = await rejection(victim.dial(stock.getMultiaddrs()[0] ?? ''), 'a dial to a stock node')
+      assert.deepEqual(refusalOf(err), { code: 'no-credential', by: 'local' })
+      assert.deepEqual(victim.refusals().map(r => [r.code, r.by, r.direction, r.peerId]), [['no-credential', 'local', 'outbound', stock.peerId.toString()]])
       assert.deepEqual(victim.peers(), [])
-      assert.deepEqual(victim.libp2p.getConnections(), [])
-      assert.deepEqual(calls, [])
     })
 
     it('a valid credential copied onto another node key: peer-mismatch', async () => {
