@@ -104,6 +104,16 @@ export const REASONS = {
     meaning: 'fewer valid admin signatures than the admin threshold of the accepted epoch',
     fix: 'collect more signatures with fedgate roster sign --key ADMIN_KEY'
   },
+  'storage-error': {
+    stage: 'roster',
+    meaning: 'the node could not store an accepted roster epoch in its data directory',
+    fix: 'check free disk space and the permissions of the data directory; the last stored epoch stays in force'
+  },
+  'connection-closed': {
+    stage: 'live',
+    meaning: 'the peer or the network closed the connection without a fedgate reason',
+    fix: 'none needed if the peer stopped; otherwise check the peer and the network path'
+  },
   'shutdown': {
     stage: 'live',
     meaning: 'the node is stopping',

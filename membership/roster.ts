@@ -94,7 +94,7 @@ export class Roster {
 
   /** Parses roster JSON text, strictly. Throws MalformedError naming the JSON path. */
   static parse (text: string): Roster {
-    if (text.length > MAX_ROSTER_BYTES) {
+    if (text.length > MAX_ROSTER_BYTES || Buffer.byteLength(text) > MAX_ROSTER_BYTES) {
       throw new MalformedError('$', `roster is larger than ${MAX_ROSTER_BYTES} bytes`)
     }
     let json: unknown

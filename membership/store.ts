@@ -153,7 +153,9 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     this.watcher = watch(dirname(this.rosterFile), { persistent: false }, (_event, filename) => {
       if (filename !== null && filename !== name) return
       clearTimeout(this.timer)
-      this.timer = setTimeout(() => { void this.applyFile() }, this.debounceMs)
+      this.timer = setTimeout(() => {
+        this.applyFile().catch(err => this.log?.warn({ event: 'roster-watch-error', err: String(err) }, 'applying the roster file failed'))
+      }, this.debounceMs)
     })
     this.watcher.on('error', err => this.log?.warn({ event: 'roster-watch-error', err: String(err) }, 'roster file watch failed'))
   }
@@ -176,7 +178,11 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
       }
       throw err
     }
-    await writeFileAtomic(this.epochPath(next.epoch), next.encode(), { mode: 0o644, fsync: true })
+    try {
+      await writeFileAtomic(this.epochPath(next.epoch), next.encode(), { mode: 0o644, fsync: true })
+    } catch (err) {
+      return this.refuse({ code: 'storage-error', message: `cannot store epoch ${next.epoch} in ${this.epochsDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, source, epoch: next.epoch })
+    }
     this.currentRoster = next
     const update: RosterUpdate = { previous, current: next, diff: previous === null ? null : diffRosters(previous, next), source }
     this.log?.info({ event: 'roster-accepted', epoch: next.epoch, previousEpoch: previous?.epoch ?? null, fingerprint: next.fingerprint, source, drops: update.diff?.drops ?? [] }, 'roster epoch accepted')
@@ -210,6 +216,15 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     }
     if (roster === undefined || roster.epoch !== epoch) {
       throw new RosterRefusedError('malformed', `stored epoch file ${this.epochPath(epoch)} does not hold epoch ${epoch}; restore it from a backup or another node's data directory`)
+    }
+    const before = epochs.at(-2)
+    const previous = before === undefined ? undefined : await this.epoch(before).catch(() => undefined)
+    if (previous !== undefined) {
+      try {
+        acceptRoster(previous, roster)
+      } catch (err) {
+        throw new RosterRefusedError('malformed', `stored epoch ${this.epochPath(epoch)} does not follow from epoch ${before} (${err instanceof Error ? err.message : String(err)}); the data directory was altered: restore it from a backup or another node`)
+      }
     }
     return roster
   }

@@ -116,7 +116,11 @@ async function exchange (gate: FederationGate, secured: SecuredConnection, direc
   const remotePeer = secured.remotePeer.toString()
   const remoteAddr = remoteAddrOf(raw)
   const lp = lpStream(secured.connection, { maxDataLength: MAX_HELLO_BYTES })
+  let credential: Credential | undefined
+  let reserved = false
   const refuse = async (code: ReasonCode, by: 'local' | 'remote', memberId?: string, detail?: string): Promise<never> => {
+    if (reserved && credential !== undefined) gate.cancel(remotePeer, credential)
+    reserved = false
     gate.refuse({ code, by, stage: 'handshake', direction, peerId: remotePeer, memberId, remoteAddr })
     if (by === 'local' && code !== 'handshake-timeout') {
       try {
@@ -130,7 +134,6 @@ async function exchange (gate: FederationGate, secured: SecuredConnection, direc
     throw new MembershipRefusedError(code, by, detail)
   }
 
-  let credential: Credential | undefined
   try {
     if (direction === 'outbound') {
       await lp.write(encodeHello({ hello: gate.hello() }), { signal })
@@ -140,6 +143,7 @@ async function exchange (gate: FederationGate, secured: SecuredConnection, direc
       credential = reply.hello.credential
       const code = gate.judge(reply.hello, remotePeer, direction)
       if (code !== null) return await refuse(code, 'local', credential.memberId)
+      reserved = true
       await lp.write(encodeHello({ verdict: 'ok' }), { signal })
     } else {
       const hello = decodeHello((await lp.read({ signal })).subarray(), { hello: true, verdict: false }).hello
@@ -147,6 +151,7 @@ async function exchange (gate: FederationGate, secured: SecuredConnection, direc
       credential = hello.credential
       const code = gate.judge(hello, remotePeer, direction)
       if (code !== null) return await refuse(code, 'local', credential.memberId)
+      reserved = true
       await lp.write(encodeHello({ hello: gate.hello(), verdict: 'ok' }), { signal })
       const final = decodeHello((await lp.read({ signal })).subarray(), { hello: false, verdict: true })
       if (final.verdict !== 'ok') return await refuse(final.verdict ?? 'malformed', 'remote', credential.memberId)
@@ -158,9 +163,9 @@ async function exchange (gate: FederationGate, secured: SecuredConnection, direc
     const name = err instanceof Error ? err.name : ''
     if (name === 'InvalidDataLengthError' || name === 'InvalidMessageLengthError') return refuse('malformed', 'local', credential?.memberId, `hello larger than ${MAX_HELLO_BYTES} bytes`)
     if (name === 'UnexpectedEOFError') return refuse('malformed', 'local', credential?.memberId, 'connection closed during the membership exchange')
+    if (reserved && credential !== undefined) gate.cancel(remotePeer, credential)
     throw err
   }
-  gate.noteVerified(remotePeer, credential)
   return { ...secured, connection: lp.unwrap() }
 }
 

@@ -11,7 +11,7 @@ import {
 import type { BanPolicy } from './bans.ts'
 import { membershipEncrypter, outsiderEncrypter } from './encrypter.ts'
 import { nodeNoiseCrypto } from './noise-crypto.ts'
-import { FederationGate } from './gate.ts'
+import { FederationGate, streamGuard } from './gate.ts'
 import { federationGater } from './gater.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
@@ -81,7 +81,7 @@ export class FederationNode implements FederationNodeView {
 
   /** Registers a chain protocol handler; only peers whose roles the roster allows on it reach it. */
   async handle (protocol: string, handler: FederationStreamHandler): Promise<void> {
-    await this.libp2p.handle(protocol, this.gate.guard(handler))
+    await this.libp2p.handle(protocol, this.gate.withPeer(handler))
   }
 
   async dial (addr: string | Multiaddr): Promise<Connection> {
@@ -152,6 +152,8 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
       inboundConnectionThreshold: init.inboundConnectionThreshold ?? 64,
       ...init.libp2p?.connectionManager
     },
+    // The stream guard comes first, so it is in place before any other service registers a handler.
+    services: { fedgate: streamGuard(gate), ...init.libp2p?.services },
     start: false
   })
   await gate.attach(libp2p)

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
-import type { Connection, Libp2p, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream, StreamHandler, StreamMiddleware } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
   acceptsPeer, Credential, CredentialVerifier, MAX_CREDENTIAL_BYTES, protocolAllows, reasonFix, verifyCredential,
@@ -12,15 +12,18 @@ import { BanList, type BanPolicy } from './bans.ts'
 import { decodeHello, encodeHello, type Hello } from './hello.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
-import type { AdmittedPeer, FederationNodeEvents, FederationStreamHandler, Refusal } from './types.ts'
+import type { AdmittedPeer, FederationNodeEvents, Refusal } from './types.ts'
 
 /** Pushes a renewed credential to a connected peer, which verifies it and keeps the connection. */
 export const RENEW_PROTOCOL = '/fedgate/credential/1.0.0'
 /** Tells a peer why fedgate is closing its connection, just before closing it. */
 export const BYE_PROTOCOL = '/fedgate/bye/1.0.0'
 
+/** fedgate's own protocols: open to every admitted peer, whatever the roster's policy.protocols says. */
+const INTERNAL_PROTOCOLS: ReadonlySet<string> = new Set([RENEW_PROTOCOL, BYE_PROTOCOL])
 const REFUSALS_KEPT = 100
-const VERIFIED_TTL_MS = 30_000
+/** A verified handshake waits this long (beyond the handshake deadline) for its connection to open. */
+const VERIFIED_GRACE_MS = 5_000
 const MAX_PENDING_VERIFIED = 4096
 const MAX_REFUSED_PEERS = 4096
 const BYE_TIMEOUT_MS = 250
@@ -28,6 +31,37 @@ const RENEW_TIMEOUT_MS = 5_000
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** Refusals that say the peer itself is not a member; such a peer is not dialled again until the roster changes. */
 const PERSISTENT_REFUSALS: ReadonlySet<ReasonCode> = new Set(['unknown-member', 'revoked', 'bad-signature', 'federation-mismatch', 'no-credential'])
+
+/** Thrown when a gate is attached to a libp2p node whose registrar does not run fedgate's stream guard. */
+export class StreamGuardMissingError extends Error {
+  override readonly name = 'StreamGuardMissingError'
+
+  constructor () {
+    super('fedgate stream guard is not installed: add `services: { fedgate: streamGuard(gate) }` to the createLibp2p options')
+  }
+}
+
+/** The part of libp2p's registrar the stream guard hooks (libp2p's own Registrar has it). */
+export interface GuardableRegistrar {
+  getMiddleware (protocol: string): StreamMiddleware[]
+}
+
+/** The libp2p service that runs fedgate's stream guard; it has no API of its own. */
+export interface StreamGuardService {
+  readonly [Symbol.toStringTag]: string
+}
+
+/**
+ * A libp2p service factory that puts fedgate's stream guard in front of every inbound stream, for
+ * every protocol, however its handler was registered (libp2p.handle, a service, the registrar):
+ * a stream reaches its handler only from an admitted peer whose roles the roster allows on it.
+ */
+export function streamGuard (gate: FederationGate): (components: { registrar: GuardableRegistrar }) => StreamGuardService {
+  return (components) => {
+    gate.installGuard(components.registrar)
+    return { [Symbol.toStringTag]: '@fedgate/stream-guard' }
+  }
+}
 
 /** Thrown when this node's own credential does not verify under its roster. */
 export class SelfCredentialError extends Error {
@@ -63,6 +97,7 @@ interface AdmittedConnection {
 
 interface VerifiedHandshake {
   readonly credential: Credential
+  readonly direction: 'inbound' | 'outbound'
   readonly at: number
 }
 
@@ -89,9 +124,12 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
   private readonly pendingDisconnects = new Map<string, { code: ReasonCode, since: number }>()
   private readonly refusalLog: Refusal[] = []
   private libp2p: Libp2p | undefined
+  private guardInstalled = false
   private credentialWatcher: FSWatcher | undefined
   private credentialTimer: NodeJS.Timeout | undefined
-  private readonly onRoster = (update: RosterUpdate): void => { void this.enforceRoster(update) }
+  private readonly onRoster = (update: RosterUpdate): void => {
+    this.enforceRoster(update).catch(err => this.log.error({ event: 'enforcement-error', err: String(err) }, 'live enforcement failed'))
+  }
   private readonly onRosterRefused = (refusal: { code: ReasonCode, message: string, source: string }): void => {
     this.metrics.rosterUpdates.inc({ result: 'refused', reason: refusal.code })
     this.emit('roster-refused', { code: refusal.code, message: refusal.message, source: refusal.source })
@@ -148,41 +186,59 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
 
   /**
    * Judges a peer's hello: its credential must verify for the PeerId Noise authenticated, under the
-   * local roster, in a role the local roles accept, within the member's connection limit.
+   * local roster, in a role the local roles accept, within the member's and the node's connection
+   * limits. A peer that passes holds a reservation (counted against those limits by concurrent
+   * handshakes) until its connection opens, `cancel()` releases it, or it lapses.
    */
   judge (hello: Hello, remotePeer: string, direction: 'inbound' | 'outbound'): ReasonCode | null {
     const roster = this.roster
-    const verdict = this.verifier.verify(hello.credential, remotePeer, roster, this.now())
+    const now = this.now()
+    const credential = hello.credential
+    const verdict = this.verifier.verify(credential, remotePeer, roster, now)
     if (verdict !== null) return verdict
-    if (!acceptsPeer(roster.policy, this.localRoles, hello.credential.roles)) return 'role-not-accepted'
-    const memberId = hello.credential.memberId
-    let memberConnections = 0
+    if (!acceptsPeer(roster.policy, this.localRoles, credential.roles)) return 'role-not-accepted'
+    const memberPeers = new Set<string>()
     let directionConnections = 0
     for (const { peer } of this.admitted.values()) {
-      if (peer.memberId === memberId && peer.peerId !== remotePeer) memberConnections++
+      if (peer.memberId === credential.memberId && peer.peerId !== remotePeer) memberPeers.add(peer.peerId)
       if (peer.direction === direction) directionConnections++
     }
-    if (memberConnections >= roster.memberLimit(memberId)) return 'member-over-limit'
+    for (const [peerId, list] of this.verified) {
+      for (const v of list) {
+        if (!this.isLive(v, now)) continue
+        if (v.credential.memberId === credential.memberId && peerId !== remotePeer) memberPeers.add(peerId)
+        if (v.direction === direction) directionConnections++
+      }
+    }
+    if (memberPeers.size >= roster.memberLimit(credential.memberId)) return 'member-over-limit'
     const limits = roster.policy.limits
     if (directionConnections >= (direction === 'inbound' ? limits.maxInboundConnections : limits.maxOutboundConnections)) return 'connection-limit'
+    if (this.verified.size >= MAX_PENDING_VERIFIED) this.pruneVerified(now)
+    const list = (this.verified.get(remotePeer) ?? []).filter(v => this.isLive(v, now))
+    list.push({ credential, direction, at: now })
+    this.verified.set(remotePeer, list)
+    this.refusedPeers.delete(remotePeer)
     return null
   }
 
-  /** The encrypter records a verified peer; the gater and connection:open consume the record. */
-  noteVerified (remotePeer: string, credential: Credential): void {
-    const now = this.now()
-    if (this.verified.size >= MAX_PENDING_VERIFIED) this.pruneVerified(now)
-    const list = (this.verified.get(remotePeer) ?? []).filter(v => now - v.at < VERIFIED_TTL_MS)
-    list.push({ credential, at: now })
-    this.verified.set(remotePeer, list)
-    this.refusedPeers.delete(remotePeer)
+  /** Releases the reservation `judge()` made when the rest of the exchange fails. */
+  cancel (remotePeer: string, credential: Credential): void {
+    const list = this.verified.get(remotePeer)
+    if (list === undefined) return
+    const i = list.findIndex(v => v.credential === credential)
+    if (i >= 0) list.splice(i, 1)
+    if (list.length === 0) this.verified.delete(remotePeer)
+  }
+
+  private isLive (v: VerifiedHandshake, now: number): boolean {
+    return now - v.at < this.handshakeTimeoutMs + VERIFIED_GRACE_MS
   }
 
   /** True when the encrypter verified this peer moments ago (the gater's question). */
   wasVerified (peerId: PeerId): boolean {
     const list = this.verified.get(peerId.toString())
     const now = this.now()
-    return list !== undefined && list.some(v => now - v.at < VERIFIED_TTL_MS)
+    return list !== undefined && list.some(v => this.isLive(v, now))
   }
 
   /** True when this peer is known not to be a member (revoked PeerId, or refused before). */
@@ -240,63 +296,78 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
   }
 
   /**
-   * Wires the gate into a started-or-starting libp2p node: admission bookkeeping on connection
-   * events, the stream guard on every handler (`libp2p.handle` is wrapped so it cannot be
-   * bypassed), the renewal and bye protocols, and live enforcement.
+   * Wires the gate into a libp2p node before it starts: admission bookkeeping on connection events,
+   * the renewal and bye protocols, and live enforcement. The node must run `streamGuard(gate)` as
+   * a service, so that no handler is reachable without the guard (StreamGuardMissingError otherwise).
    */
   async attach (libp2p: Libp2p): Promise<void> {
+    if (!this.guardInstalled) throw new StreamGuardMissingError()
     this.libp2p = libp2p
     libp2p.addEventListener('connection:open', evt => { this.admit(evt.detail) })
     libp2p.addEventListener('connection:close', evt => { this.release(evt.detail) })
-    const handle = libp2p.handle.bind(libp2p)
-    libp2p.handle = async (protocols: string | string[], handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> => {
-      await handle(protocols, this.guard(handler), options)
-    }
-    await handle(RENEW_PROTOCOL, this.admittedOnly(async (stream, connection) => this.receiveRenewal(stream, connection)))
-    await handle(BYE_PROTOCOL, this.admittedOnly(async (stream, connection) => this.receiveBye(stream, connection)))
+    await libp2p.handle(RENEW_PROTOCOL, async (stream, connection) => this.receiveRenewal(stream, connection))
+    await libp2p.handle(BYE_PROTOCOL, async (stream, connection) => this.receiveBye(stream, connection))
     for (const connection of libp2p.getConnections()) this.admit(connection)
   }
 
-  /** Wraps a chain protocol handler: only peers whose roles the roster allows on the protocol reach it. */
-  guard (handler: StreamHandler | FederationStreamHandler): StreamHandler {
+  /** Puts the stream guard first in the middleware of every protocol (see `streamGuard`). */
+  installGuard (registrar: GuardableRegistrar): void {
+    const middlewareOf = registrar.getMiddleware.bind(registrar)
+    // A fresh array per stream: the guard first, then whatever the node registered with use().
+    registrar.getMiddleware = (protocol: string) => [this.guardMiddleware, ...middlewareOf(protocol)]
+    this.guardInstalled = true
+  }
+
+  /** Why a peer may not open `protocol` on `connection`, or null when it may. */
+  authorize (protocol: string, connection: Connection): ReasonCode | null {
+    const entry = this.admitted.get(connection.id)
+    if (entry === undefined) return 'no-credential'
+    if (INTERNAL_PROTOCOLS.has(protocol)) return null
+    return protocolAllows(this.roster.policy, protocol, entry.peer.roles) ? null : 'protocol-not-allowed'
+  }
+
+  private readonly guardMiddleware: StreamMiddleware = (stream, connection, next) => {
+    if (stream.direction === 'outbound') {
+      next(stream, connection)
+      return
+    }
+    const code = this.authorize(stream.protocol ?? '', connection)
+    if (code !== null) {
+      this.recordStreamReset(stream, connection, code, 'stream')
+      // Throwing makes libp2p reset the stream before any handler sees it.
+      throw new Error(`fedgate: ${code}`)
+    }
+    next(stream, connection)
+  }
+
+  /** A handler that also receives the admitted peer behind the connection (for `FederationNode.handle`). */
+  withPeer (handler: (stream: Stream, connection: Connection, peer: AdmittedPeer) => void | Promise<void>): StreamHandler {
     return async (stream, connection) => {
-      const entry = this.admitted.get(connection.id)
-      const protocol = stream.protocol ?? ''
-      const code: ReasonCode | null = entry === undefined
-        ? 'no-credential'
-        : protocolAllows(this.roster.policy, protocol, entry.peer.roles) ? null : 'protocol-not-allowed'
-      if (entry === undefined || code !== null) {
-        this.resetStream(stream, connection, code ?? 'no-credential', entry?.peer)
+      const peer = this.admitted.get(connection.id)?.peer
+      if (peer === undefined) {
+        this.recordStreamReset(stream, connection, 'no-credential', 'stream')
+        stream.abort(new Error('fedgate: no-credential'))
         return
       }
-      await handler(stream, connection, entry.peer)
+      await handler(stream, connection, peer)
     }
   }
 
-  private admittedOnly (handler: StreamHandler): StreamHandler {
-    return async (stream, connection) => {
-      const entry = this.admitted.get(connection.id)
-      if (entry === undefined) {
-        this.resetStream(stream, connection, 'no-credential', undefined)
-        return
-      }
-      await handler(stream, connection)
-    }
-  }
-
-  private resetStream (stream: Stream, connection: Connection, code: ReasonCode, peer: AdmittedPeer | undefined): void {
+  private recordStreamReset (stream: Stream, connection: Connection, code: ReasonCode, stage: 'stream' | 'live'): void {
     const protocol = stream.protocol ?? ''
-    stream.abort(new Error(`fedgate: ${code}`))
+    const peer = this.admitted.get(connection.id)?.peer
     this.metrics.streamResets.inc({ reason: code, protocol })
-    this.refuse({ code, by: 'local', stage: 'stream', direction: connection.direction, peerId: connection.remotePeer.toString(), memberId: peer?.memberId, remoteAddr: connection.remoteAddr.toString(), protocol })
+    this.refuse({ code, by: 'local', stage, direction: connection.direction, peerId: connection.remotePeer.toString(), memberId: peer?.memberId, remoteAddr: connection.remoteAddr.toString(), protocol })
   }
 
   private admit (connection: Connection): void {
     if (this.admitted.has(connection.id)) return
     const remotePeer = connection.remotePeer.toString()
-    const list = this.verified.get(remotePeer)
-    const record = list?.shift()
-    if (list !== undefined && list.length === 0) this.verified.delete(remotePeer)
+    const list = this.verified.get(remotePeer) ?? []
+    const now = this.now()
+    const index = list.findLastIndex(v => v.direction === connection.direction && this.isLive(v, now))
+    const record = index >= 0 ? list.splice(index, 1)[0] : undefined
+    if (list.length === 0) this.verified.delete(remotePeer)
     if (record === undefined) {
       // Only connections that passed the membership exchange may exist; anything else is cut.
       this.refuse({ code: 'no-credential', by: 'local', stage: 'gate', direction: connection.direction, peerId: remotePeer, remoteAddr: connection.remoteAddr.toString() })
@@ -319,6 +390,9 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     this.metrics.handshakes.inc({ direction: connection.direction, result: 'admitted', reason: 'ok' })
     this.log.info({ event: 'admission', reason: 'ok', peerId: remotePeer, memberId: peer.memberId, roles: peer.roles, direction: peer.direction, remoteAddr: peer.remoteAddr, credential: record.credential.fingerprint }, `admitted ${peer.memberId}`)
     this.emit('admitted', peer)
+    // A roster epoch may have landed between the membership exchange and this moment.
+    const code = this.recheck(peer.credential, remotePeer, this.roster)
+    if (code !== null) void this.disconnect(connection, code)
   }
 
   private release (connection: Connection): void {
@@ -327,7 +401,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     this.admitted.delete(connection.id)
     clearTimeout(entry.timer)
     for (const role of entry.peer.roles) this.metrics.admittedPeers.dec({ role })
-    const code = entry.closing ?? 'closed'
+    const code = entry.closing ?? 'connection-closed'
     const pending = this.pendingDisconnects.get(connection.id)
     if (pending !== undefined) {
       this.pendingDisconnects.delete(connection.id)
@@ -401,9 +475,21 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     for (const entry of this.admitted.values()) {
       const code = this.recheck(entry.peer.credential, entry.peer.peerId, roster)
       if (code !== null) closing.push(this.disconnect(entry.connection, code, since))
+      else this.enforceStreams(entry.connection)
     }
     this.emit('roster', { epoch: roster.epoch, previousEpoch: update.previous?.epoch ?? null, dropped: closing.length })
     await Promise.all(closing)
+  }
+
+  /** Resets open inbound streams whose protocol the current roster no longer allows the peer. */
+  private enforceStreams (connection: Connection): void {
+    for (const stream of connection.streams) {
+      if (stream.direction !== 'inbound') continue
+      const code = this.authorize(stream.protocol ?? '', connection)
+      if (code === null) continue
+      this.recordStreamReset(stream, connection, code, 'live')
+      stream.abort(new Error(`fedgate: ${code}`))
+    }
   }
 
   private recheck (credential: Credential, peerId: string, roster: Roster): ReasonCode | null {
@@ -537,7 +623,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
 
   private pruneVerified (now: number): void {
     for (const [peer, list] of this.verified) {
-      const live = list.filter(v => now - v.at < VERIFIED_TTL_MS)
+      const live = list.filter(v => this.isLive(v, now))
       if (live.length === 0) this.verified.delete(peer)
       else this.verified.set(peer, live)
     }

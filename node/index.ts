@@ -1,5 +1,8 @@
 export { createFederationNode, FederationNode, readCredentialFile, CredentialFileError, type FederationNodeInit } from './federation-node.ts'
-export { FederationGate, SelfCredentialError, RENEW_PROTOCOL, BYE_PROTOCOL, type FederationGateInit } from './gate.ts'
+export {
+  FederationGate, SelfCredentialError, StreamGuardMissingError, streamGuard, RENEW_PROTOCOL, BYE_PROTOCOL,
+  type FederationGateInit, type GuardableRegistrar, type StreamGuardService
+} from './gate.ts'
 export { membershipEncrypter, outsiderEncrypter, MembershipRefusedError, refusalOf, PLAIN_NOISE_PROTOCOL, type MembershipEncrypterInit } from './encrypter.ts'
 export { nodeNoiseCrypto } from './noise-crypto.ts'
 export { federationGater } from './gater.ts'

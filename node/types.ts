@@ -35,7 +35,7 @@ export type FederationStreamHandler = (stream: Stream, connection: Connection, p
 export interface FederationNodeEvents {
   admitted: [AdmittedPeer]
   refused: [Refusal]
-  disconnected: [{ peerId: string, memberId?: string, code: ReasonCode | 'closed', remoteAddr?: string, at: number }]
+  disconnected: [{ peerId: string, memberId?: string, code: ReasonCode, remoteAddr?: string, at: number }]
   'stream-reset': [Refusal]
   roster: [{ epoch: number, previousEpoch: number | null, dropped: number }]
   'roster-refused': [{ code: ReasonCode, message: string, source: string }]
