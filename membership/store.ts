@@ -185,7 +185,7 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     }
     this.currentRoster = next
     const update: RosterUpdate = { previous, current: next, diff: previous === null ? null : diffRosters(previous, next), source }
-    this.log?.info({ event: 'roster-accepted', epoch: next.epoch, previousEpoch: previous?.epoch ?? null, fingerprint: next.fingerprint, source, drops: update.diff?.drops ?? [] }, 'roster epoch accepted')
+    this.log?.info({ event: 'roster-accepted', reason: 'ok', epoch: next.epoch, previousEpoch: previous?.epoch ?? null, fingerprint: next.fingerprint, source, drops: update.diff?.drops ?? [] }, 'roster epoch accepted')
     this.emit('roster', update)
     return null
   }

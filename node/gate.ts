@@ -522,7 +522,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     this.localCredential = credential
     this.updateExpiryGauge()
     this.metrics.credentialRenewals.inc({ direction: 'local', result: 'ok' })
-    this.log.info({ event: 'credential-renewal', reason: 'ok', local: true, memberId: credential.memberId, notAfter: credential.document.notAfter, credential: credential.fingerprint }, 'local credential renewed')
+    this.log.info({ event: 'credential-renewal', reason: 'ok', local: true, peerId: this.peerId, memberId: credential.memberId, notAfter: credential.document.notAfter, credential: credential.fingerprint }, 'local credential renewed')
     this.emit('credential-renewed', { peerId: this.peerId, memberId: credential.memberId, notAfter: credential.notAfterMs, local: true })
     const byPeer = new Map<string, Connection>()
     for (const { connection } of this.admitted.values()) byPeer.set(connection.remotePeer.toString(), connection)
@@ -566,7 +566,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
         for (const role of entry.peer.roles) this.metrics.admittedPeers.inc({ role })
         this.scheduleExpiry(entry)
       }
-      this.log.info({ event: 'credential-renewal', reason: 'ok', local: false, peerId: remotePeer, memberId: credential.memberId, notAfter: credential.document.notAfter, credential: credential.fingerprint }, `peer credential renewed for ${credential.memberId}`)
+      this.log.info({ event: 'credential-renewal', reason: 'ok', local: false, peerId: remotePeer, remoteAddr: connection.remoteAddr.toString(), memberId: credential.memberId, notAfter: credential.document.notAfter, credential: credential.fingerprint }, `peer credential renewed for ${credential.memberId}`)
       this.emit('credential-renewed', { peerId: remotePeer, memberId: credential.memberId, notAfter: credential.notAfterMs, local: false })
     } else {
       this.log.warn({ event: 'credential-renewal-refused', reason: code, peerId: remotePeer }, 'refused a renewed credential from a peer')

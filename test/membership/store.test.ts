@@ -1,6 +1,6 @@
 import { describe, it, before, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -201,6 +201,22 @@ describe('RosterStore', () => {
     }
   })
 
+  describe('storage failures', () => {
+    it('refuses an epoch it cannot store, keeps the accepted one, and does not crash', async () => {
+      const s = store()
+      await s.open()
+      // A directory where the epoch file would go makes the atomic rename fail.
+      await mkdir(join(dataDir, 'epochs', epochName(2)))
+      await writeFile(rosterFile, epoch(2).encode())
+      const refusal = await s.applyFile()
+      assert.equal(refusal?.code, 'storage-error')
+      assert.equal(s.current.epoch, 1)
+      await rm(join(dataDir, 'epochs', epochName(2)), { recursive: true })
+      assert.equal(await s.applyFile(), null)
+      assert.equal(s.current.epoch, 2)
+    })
+  })
+
   describe('restart', () => {
     it('resumes at the highest accepted epoch even when the roster file holds an older one', async () => {
       const first = store()
@@ -239,6 +255,18 @@ describe('RosterStore', () => {
       assert.equal((await event).previous?.epoch, 2)
       await assertStored([1, 2, 3])
     })
+    it('refuses to start on a stored epoch that does not follow from the one before (planted in the data directory)', async () => {
+      const first = store()
+      await first.open()
+      await first.close()
+      const planted = nextEpoch(epoch(1), (await nodeKey('planted')).peerId, [ADMINS[0]])
+      await writeFile(join(dataDir, 'epochs', epochName(2)), planted.encode())
+
+      const second = new RosterStore({ dataDir })
+      stores.push(second)
+      await assert.rejects(second.open(), (err: Error) => err.name === 'RosterRefusedError' && (err as RosterRefusedError).code === 'malformed')
+    })
+
     it('refuses to start on a damaged highest epoch instead of falling back to an older one', async () => {
       const first = store()
       await first.open()
