@@ -1,5 +1,5 @@
 import { buildProgram } from './program.ts'
-import { EXIT_OK, reportError } from './io.ts'
+import { EXIT_OK, reportError, tolerateClosedOutput } from './io.ts'
 
 export { buildProgram } from './program.ts'
 export { registerKeygen, type KeygenResult } from './keygen.ts'
@@ -10,8 +10,12 @@ export { CliError, UsageError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './io.ts
 /**
  * Runs the fedgate CLI on `argv` (the arguments after the program name) and returns the exit code:
  * 0 success, 1 refused (bad file, failed verdict), 2 usage error. Failures print one line on stderr.
+ * Output into a pipe whose reader has gone (`| head`, `| grep -q`) is dropped; the exit code stays
+ * the command's own.
  */
 export async function runCli (argv: readonly string[]): Promise<number> {
+  tolerateClosedOutput(process.stdout)
+  tolerateClosedOutput(process.stderr)
   try {
     await buildProgram().parseAsync(argv, { from: 'user' })
     return EXIT_OK

@@ -89,6 +89,20 @@ export function reportError (err: unknown): number {
   return exitCode
 }
 
+/**
+ * Makes a reader that stopped reading (`fedgate … | head -1`, `| grep -q`) a non-event: writes to
+ * `stream` after its pipe closed are dropped instead of crashing the process with EPIPE, so the
+ * command finishes (cleaning up what it made) and exits with its own code. Other write errors are
+ * left as they were.
+ */
+export function tolerateClosedOutput (stream: NodeJS.WriteStream): void {
+  if (!stream.listeners('error').includes(ignoreClosedPipe)) stream.on('error', ignoreClosedPipe)
+}
+
+function ignoreClosedPipe (err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err
+}
+
 /** Human output rows: label, value. */
 export type Rows = ReadonlyArray<readonly [string, string | number]>
 

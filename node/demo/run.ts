@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -26,15 +27,26 @@ export class KeepDirError extends Error {
   }
 }
 
+/** Signals that end the demo early; the temp dir (it holds private keys) is removed first. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
 /**
  * Runs the whole demo: generates a throwaway federation (in a temp dir, or in `keep`), runs it as
- * real fedgate nodes on 127.0.0.1, reports as it goes, and removes the temp dir at the end.
+ * real fedgate nodes on 127.0.0.1, reports as it goes, and removes the temp dir at the end, or
+ * on SIGINT, SIGTERM or SIGHUP before the process dies of that signal.
  */
 export async function runDemo (opts: DemoOptions = {}): Promise<DemoSummary> {
   const write = opts.write ?? ((text: string) => { process.stdout.write(text) })
   const report = opts.quiet === true ? silentReporter : textReporter(write)
   const started = performance.now()
   const dir = opts.keep === undefined ? await mkdtemp(join(tmpdir(), 'fedgate-demo-')) : await keepDir(opts.keep)
+  const removeOnSignal = (signal: NodeJS.Signals): void => {
+    for (const s of STOP_SIGNALS) process.off(s, removeOnSignal)
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+    // Die of the signal, as the shell that sent it expects (exit status 128 + signal number).
+    process.kill(process.pid, signal)
+  }
+  if (opts.keep === undefined) for (const s of STOP_SIGNALS) process.on(s, removeOnSignal)
   try {
     if (opts.quiet !== true) write('fedgate demo: a throwaway federation of real fedgate nodes on 127.0.0.1\n')
     const setupStart = performance.now()
@@ -48,7 +60,10 @@ export async function runDemo (opts: DemoOptions = {}): Promise<DemoSummary> {
     }
     return { ...result, kept: opts.keep === undefined ? null : dir, elapsedMs }
   } finally {
-    if (opts.keep === undefined) await rm(dir, { recursive: true, force: true })
+    if (opts.keep === undefined) {
+      for (const s of STOP_SIGNALS) process.off(s, removeOnSignal)
+      await rm(dir, { recursive: true, force: true })
+    }
   }
 }
 

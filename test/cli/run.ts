@@ -28,6 +28,25 @@ export async function runProcess (command: string, args: readonly string[]): Pro
   })
 }
 
+/**
+ * Runs `fedgate ARGS` with its stdout pipe already closed by the reader, as `fedgate … | head -0`
+ * or `| grep -q` leave it: every write to stdout fails with EPIPE. Collects stderr.
+ */
+export async function fedgateClosedStdout (...args: string[]): Promise<CliRun> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['scripts/fedgate.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Closing the read end before the process has loaded makes its first write fail, every time.
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout: '', stderr }))
+  })
+}
+
+/** A line of a JavaScript stack trace. */
+export const STACK_TRACE_LINE = /^\s+at /m
+
 /** Parses the one JSON document a `--json` command prints. */
 export function json<T = Record<string, unknown>> (run: CliRun): T {
   return JSON.parse(run.stdout) as T
@@ -45,7 +64,7 @@ export function assertOk (run: CliRun): void {
  */
 export function assertFails (run: CliRun, code: 1 | 2): string {
   assert.equal(run.code, code, `expected exit ${code}, got ${String(run.code)}; stderr: ${run.stderr}`)
-  assert.ok(!run.stderr.includes('    at '), `stack trace on stderr: ${run.stderr}`)
+  assert.doesNotMatch(run.stderr, STACK_TRACE_LINE, `stack trace on stderr: ${run.stderr}`)
   const lines = run.stderr.split('\n').filter(l => l !== '')
   assert.equal(lines.length, 1, `expected one stderr line, got: ${run.stderr}`)
   const line = lines[0] ?? ''

@@ -1,12 +1,13 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Credential, Roster } from '../../membership/index.ts'
 import { loadDaemonConfig } from '../../node/daemon/config.ts'
 import type { DemoSummary } from '../../node/demo/index.ts'
-import { assertFails, json, runProcess, type CliRun } from '../cli/run.ts'
+import { assertFails, json, REPO, runProcess, STACK_TRACE_LINE, type CliRun } from '../cli/run.ts'
 
 const VALIDATORS = ['val-1', 'val-2', 'val-3', 'val-4']
 const REVOKED = 'val-4'
@@ -209,5 +210,59 @@ describe('fedgate demo --keep DIR', () => {
     const run = await demo('--keep', dir)
     assertFails(run, 1)
     assert.deepEqual(await readdir(dir), ['notes.txt'])
+  })
+})
+
+describe('fedgate demo: its temp dir (private keys) is removed however the demo ends', () => {
+  let root: string
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'fedgate-demo-tmp-'))
+  })
+
+  after(async () => {
+    await rm(root, { recursive: true, force: true })
+  })
+
+  /** A demo whose temp dir goes under its own TMPDIR, so the test sees whatever it leaves behind. */
+  const spawnDemo = (tmp: string): ReturnType<typeof spawn> =>
+    spawn(process.execPath, ['scripts/fedgate.ts', 'demo'], { cwd: REPO, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] })
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} in the middle of the run removes it, and the demo dies of the signal`, async () => {
+      const tmp = join(root, signal)
+      await mkdir(tmp)
+      const child = spawnDemo(tmp)
+      let stdout = ''
+      let stderr = ''
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+      const exited = new Promise<NodeJS.Signals | number | null>(resolve => { child.on('close', (code, sig) => { resolve(sig ?? code) }) })
+      // Step 2 starts the nodes: by then the federation's keys are on disk.
+      await new Promise<void>(resolve => {
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk
+          if (stdout.includes('\n2. ')) resolve()
+        })
+      })
+      const created = /created in (\S+)/.exec(stdout)?.[1]
+      assert.ok(created?.startsWith(tmp) === true, `the demo reported its temp dir under ${tmp}: ${stdout}`)
+      child.kill(signal)
+      assert.equal(await exited, signal)
+      assert.equal(stderr, '')
+      assert.deepEqual(await readdir(tmp), [], 'nothing is left in TMPDIR')
+    })
+  }
+
+  it('stdout closed by its reader (fedgate demo | head -1): the demo finishes, exits 0 and removes it', { timeout: 60_000 }, async () => {
+    const tmp = join(root, 'epipe')
+    await mkdir(tmp)
+    const child = spawnDemo(tmp)
+    child.stdout?.destroy()
+    let stderr = ''
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    const code = await new Promise<number | null>(resolve => { child.on('close', resolve) })
+    assert.doesNotMatch(stderr, STACK_TRACE_LINE)
+    assert.equal(code, 0, stderr)
+    assert.deepEqual(await readdir(tmp), [], 'nothing is left in TMPDIR')
   })
 })

@@ -6,6 +6,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { STACK_TRACE_LINE } from '../cli/run.ts'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const WALKTHROUGH_HEADING = '## Walkthrough'
@@ -49,29 +50,51 @@ interface StepRun {
 /**
  * One bash script running every block in order, as an operator pastes them into one shell: aliases
  * on (as in an interactive shell), stop at the first failing command, a marker line around each
- * block so the output can be attributed to its step.
+ * block, on stdout and stderr, so the output can be attributed to its step.
  */
 function script (blocks: readonly string[]): string {
   const lines = ['shopt -s expand_aliases', 'set -e']
   blocks.forEach((block, i) => {
-    lines.push(`echo "${STEP_MARK} ${i + 1} begin"`, block.trimEnd(), `echo "${STEP_MARK} ${i + 1} end"`)
+    const mark = (what: string): string => `echo "${STEP_MARK} ${i + 1} ${what}"; echo "${STEP_MARK} ${i + 1} ${what}" >&2`
+    lines.push(mark('begin'), block.trimEnd(), mark('end'))
   })
   return lines.join('\n') + '\n'
 }
 
-function splitSteps (stdout: string, count: number): StepRun[] {
+/** One stream's output of the run, cut into its steps. */
+function splitSteps (output: string, count: number): StepRun[] {
   const steps: StepRun[] = []
   for (let i = 1; i <= count; i++) {
-    const begin = stdout.indexOf(`${STEP_MARK} ${i} begin\n`)
-    const end = stdout.indexOf(`${STEP_MARK} ${i} end\n`)
+    const begin = output.indexOf(`${STEP_MARK} ${i} begin\n`)
+    const end = output.indexOf(`${STEP_MARK} ${i} end\n`)
     steps.push({
       index: i,
       begun: begin >= 0,
       ended: end >= 0,
-      output: begin < 0 ? '' : stdout.slice(begin, end < 0 ? undefined : end)
+      output: begin < 0 ? '' : output.slice(begin, end < 0 ? undefined : end)
     })
   }
   return steps
+}
+
+/** Runs `script` in bash in `cwd` with HOME set to `home`, in its own process group; resolves with its exit code and output. */
+async function runBash (text: string, home: string, onStart: (child: ChildProcess) => void): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  // Its own process group, so that everything the walkthrough starts can be stopped at once.
+  const bash = spawn('bash', ['-c', text], {
+    cwd: REPO,
+    env: { ...process.env, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true
+  })
+  onStart(bash)
+  let stdout = ''
+  let stderr = ''
+  bash.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  bash.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const timer = setTimeout(() => { stopGroup(bash) }, RUN_TIMEOUT_MS)
+  const code = await new Promise<number | null>(resolve => { bash.on('close', resolve) })
+  clearTimeout(timer)
+  return { code, stdout, stderr }
 }
 
 describe('README walkthrough: a federation by hand, run block by block', () => {
@@ -88,19 +111,7 @@ describe('README walkthrough: a federation by hand, run block by block', () => {
     const ports = await freePorts(README_PORTS.length)
     blocks = walkthroughBlocks(readme).map(block =>
       README_PORTS.reduce((text, port, i) => text.replaceAll(new RegExp(`\\b${port}\\b`, 'g'), String(ports[i])), block))
-    // Its own process group, so that everything the walkthrough starts can be stopped at once.
-    const bash = spawn('bash', ['-c', script(blocks)], {
-      cwd: REPO,
-      env: { ...process.env, HOME: home },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true
-    })
-    child = bash
-    bash.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    bash.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-    const timer = setTimeout(() => { stopGroup(bash) }, RUN_TIMEOUT_MS)
-    code = await new Promise<number | null>(resolve => { bash.on('close', resolve) })
-    clearTimeout(timer)
+    ;({ code, stdout, stderr } = await runBash(script(blocks), home, bash => { child = bash }))
   })
 
   after(async () => {
@@ -124,6 +135,17 @@ describe('README walkthrough: a federation by hand, run block by block', () => {
     assert.equal(code, 0, `bash exited ${String(code)}; stderr:\n${stderr}`)
   })
 
+  it('prints no stack trace in any step, nor in the nodes\' logs', async () => {
+    for (const step of splitSteps(stderr, blocks.length)) {
+      assert.doesNotMatch(step.output, STACK_TRACE_LINE, `step ${step.index} printed a stack trace on stderr:\n${step.output}`)
+    }
+    for (const log of ['val-1.log', 'val-2.log']) {
+      const text = await readFile(join(home, 'fedgate-walkthrough', log), 'utf8')
+      assert.match(text, /^fedgate node started$/m, `${log} has the startup summary`)
+      assert.doesNotMatch(text, STACK_TRACE_LINE, `${log} holds a stack trace:\n${text}`)
+    }
+  })
+
   it('shows val-2 admitted by val-1 while both run', () => {
     const status = splitSteps(stdout, blocks.length).find(s => /^peers\s+1$/m.test(s.output))
     assert.ok(status !== undefined, 'a step printed val-1\'s status with one peer')
@@ -137,6 +159,30 @@ describe('README walkthrough: a federation by hand, run block by block', () => {
     assert.match(last.output, /roster epoch 2/)
     assert.match(last.output, /no admitted peers/)
     assert.match(last.output, /\brevoked\b/)
+  })
+})
+
+describe('README walkthrough: step 1 starts from a fresh folder', () => {
+  let home: string
+  let child: ChildProcess | undefined
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'fedgate-readme-again-'))
+  })
+
+  after(async () => {
+    if (child !== undefined) stopGroup(child)
+    await rm(home, { recursive: true, force: true })
+  })
+
+  it('steps 1 and 2 run again after an earlier run, in a new shell', async () => {
+    const [first, second] = walkthroughBlocks(await readFile(join(REPO, 'README.md'), 'utf8'))
+    assert.ok(first !== undefined && second !== undefined)
+    const again = script([first, second])
+    for (const run of [1, 2]) {
+      const { code, stderr } = await runBash(again, home, bash => { child = bash })
+      assert.equal(code, 0, `run ${run} failed:\n${stderr}`)
+    }
   })
 })
 
