@@ -9,7 +9,7 @@ import writeFileAtomic from 'write-file-atomic'
 import {
   addMember, allowProtocol, createAuditLog, createFederationNode, generateNodeKey, generateSigningKey, initRoster,
   issueCredential, setPolicy, signRoster,
-  type AdmittedPeer, type BanPolicy, type Credential, type FederationNode, type FederationStreamHandler, type Logger,
+  type AdmittedPeer, type BanPolicy, type Credential, type FederationNode, type FederationNodeInit, type FederationStreamHandler, type Logger,
   type Member, type NodeKey, type Roster, type SigningKey
 } from '../../node/index.ts'
 
@@ -72,6 +72,8 @@ export interface StartNodeOptions {
   bans?: Partial<BanPolicy> | false
   log?: Logger
   clock?: () => number
+  /** Extra libp2p options, e.g. services that register their own handlers. */
+  libp2p?: FederationNodeInit['libp2p']
 }
 
 export interface IssueOptions {
@@ -209,7 +211,8 @@ export async function createFederation (init: FederationInit): Promise<Federatio
         listen: [LISTEN_LOCALHOST],
         bans: opts.bans ?? false,
         log: opts.log,
-        clock: opts.clock
+        clock: opts.clock,
+        libp2p: opts.libp2p
       })
       nodes.set(node, started)
       rosterFiles.set(node, rosterFile)
