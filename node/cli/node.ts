@@ -76,7 +76,11 @@ export function registerNodeCommands (program: Command): void {
         const detail = answer.message.startsWith(`${answer.code}:`) ? answer.message : `${answer.code}: ${answer.message}`
         throw new CliError(`${file}: refused by the node at ${opts.admin}: ${detail}`, { exitCode: EXIT_REFUSED, fix: reasonFix(answer.code) })
       }
-      if (opts.json !== true) printLine(`${file}: epoch ${answer.epoch} accepted by the node at ${opts.admin}`)
+      if (opts.json !== true) {
+        printLine(answer.alreadyInForce
+          ? `${file}: epoch ${answer.epoch} was already in force on the node at ${opts.admin}; nothing changed`
+          : `${file}: epoch ${answer.epoch} accepted by the node at ${opts.admin}`)
+      }
     })
 }
 

@@ -28,8 +28,13 @@ export interface StatusDocument {
 /** What `GET /healthz` returns: 200 with `ok: true`, or 503 with the reason code and the fix. */
 export type HealthDocument = { ok: true } | { ok: false, reason: ReasonCode, fix: string }
 
-/** What `POST /roster` returns: 200 when the epoch is in force, 409 with the refusal otherwise. */
-export type PublishDocument = { accepted: true, epoch: number } | { accepted: false, code: ReasonCode, message: string, fix: string }
+/**
+ * What `POST /roster` returns: 200 when the epoch is in force (`alreadyInForce` when it was before
+ * the request, so nothing changed), 409 with the refusal otherwise.
+ */
+export type PublishDocument =
+  | { accepted: true, epoch: number, alreadyInForce: boolean }
+  | { accepted: false, code: ReasonCode, message: string, fix: string }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void
 
@@ -156,9 +161,10 @@ export class AdminServer {
       sendJson(res, 413, { accepted: false, code: 'malformed', message: `roster larger than ${MAX_ROSTER_BYTES} bytes`, fix: reasonFix('malformed') })
       return
     }
+    const before = this.node.roster.fingerprint
     const refusal = await this.node.store.applyText(text, 'publish')
     const doc: PublishDocument = refusal === null
-      ? { accepted: true, epoch: this.node.roster.epoch }
+      ? { accepted: true, epoch: this.node.roster.epoch, alreadyInForce: this.node.roster.fingerprint === before }
       : { accepted: false, code: refusal.code, message: refusal.message, fix: reasonFix(refusal.code) }
     sendJson(res, refusal === null ? 200 : 409, doc)
   }

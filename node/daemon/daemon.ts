@@ -1,7 +1,7 @@
 import { access, appendFile, constants, mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
-import { reasonFix } from '../../membership/index.ts'
+import { reasonFix, RosterRefusedError, RosterStore, type RosterRefusal, type StoreLogger } from '../../membership/index.ts'
 import { createFederationNode, type FederationNode } from '../federation-node.ts'
 import { SelfCredentialError } from '../gate.ts'
 import { createAuditLog, type Logger } from '../log.ts'
@@ -49,7 +49,7 @@ export class Daemon {
     await this.node.reload()
   }
 
-  /** Stops redialling, tells every peer why (bye protocol), stops the node, then the admin endpoint. */
+  /** Stops redialling, tells every peer why (bye protocol), stops the node and its roster watch, then the admin endpoint. */
   async stop (): Promise<void> {
     this.stopping ??= this.stopNow()
     await this.stopping
@@ -59,6 +59,7 @@ export class Daemon {
     this.admin?.markStopping()
     this.reserved.stop()
     await this.node.stop('shutdown')
+    await this.node.store.close()
     await this.admin?.close()
     await Promise.all([ADMIN_ADDR_FILE, LISTEN_ADDRS_FILE].map(async f => rm(join(this.config.dataDir, f), { force: true })))
     await new Promise<void>(resolve => { this.node.log.flush(() => { resolve() }) })
@@ -80,18 +81,21 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   })
   if (config.auditLog !== null && init.log === undefined) await openAuditLog(config.auditLog)
   const log = init.log ?? createAuditLog({ file: config.auditLog ?? undefined, level: config.logLevel })
+  const { store, fileRefusal } = await openRoster(config, log)
   let node: FederationNode
   try {
     node = await createFederationNode({
       key: config.key,
       credential: config.credential,
-      roster: { dataDir: config.dataDir, rosterFile: config.roster },
+      roster: store,
       listen: [...config.listen],
       log
     })
   } catch (err) {
+    await store.close()
     throw startError(config, err)
   }
+  store.watch()
   let admin: AdminServer | null = null
   try {
     if (config.admin !== null) admin = await AdminServer.listen(node, config.admin)
@@ -107,6 +111,7 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       memberId: node.credential.memberId,
       roles: node.localRoles,
       credentialFingerprint: node.credential.fingerprint,
+      credentialNotBeforeMs: node.credential.notBeforeMs,
       credentialNotAfterMs: node.credential.notAfterMs,
       credentialFile: config.credential,
       listen,
@@ -114,12 +119,14 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       admin: admin?.address ?? null,
       auditLog: config.auditLog,
       dataDir: config.dataDir,
+      rosterFileRefused: fileRefusal === null ? null : { file: config.roster, code: fileRefusal.code },
       now: Date.now()
     }))
     return new Daemon(config, node, admin, reserved)
   } catch (err) {
     await admin?.close()
     await node.stop('shutdown')
+    await store.close()
     if (err instanceof AdminListenError) throw new DaemonStartError(err.message, 'choose another admin address ("admin" in the config, or --admin HOST:PORT), or stop the process that holds it')
     throw err
   }
@@ -164,6 +171,31 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
   })
   process.off('SIGHUP', onHangup)
   if (stopError !== null) throw stopError
+}
+
+/**
+ * Opens the roster store: the highest epoch in the data directory, then the roster file if it may
+ * follow. Returns the file's refusal too, when an epoch accepted earlier runs instead of it. When no
+ * epoch can run at all, the one error line names the file and the refusal's reason code.
+ */
+async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: RosterStore, fileRefusal: RosterRefusal | null }> {
+  const store = new RosterStore({ dataDir: config.dataDir, rosterFile: config.roster, log: log.child({ component: 'roster' }) as StoreLogger })
+  const refusals: RosterRefusal[] = []
+  const onRefused = (refusal: RosterRefusal): void => { refusals.push(refusal) }
+  store.on('refused', onRefused)
+  try {
+    await store.open()
+  } catch (err) {
+    await store.close()
+    const refusal = refusals.at(-1)
+    if (refusal === undefined || !(err instanceof RosterRefusedError)) throw err
+    const { code, message } = refusal
+    const detail = message.startsWith(`${code}:`) ? message : `${code}: ${message}`
+    throw new DaemonStartError(`${config.roster}: refused: ${detail}; no epoch accepted earlier in ${config.dataDir} to run instead`, reasonFix(code))
+  } finally {
+    store.off('refused', onRefused)
+  }
+  return { store, fileRefusal: refusals.at(-1) ?? null }
 }
 
 /** Checks the audit log file can be appended to, so a bad path fails at start with one line. */

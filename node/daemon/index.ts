@@ -5,5 +5,7 @@ export {
   DEFAULT_DATA_DIR, DEFAULT_LOG_LEVEL, LOG_LEVELS, type DaemonConfig, type DaemonFlags, type AdminAddress, type LogLevel
 } from './config.ts'
 export { ReservedPeers, REDIAL_MIN_MS, REDIAL_MAX_MS, type ReservedPeersInit } from './reserved-peers.ts'
-export { startupSummary, humanDuration, timeLeft, EXPIRY_WARNING_MS, type StartupInfo } from './summary.ts'
+export {
+  startupSummary, credentialExpiresSoon, humanDuration, timeLeft, EXPIRY_WARNING_MS, EXPIRY_WARNING_LIFETIME_SHARE, EXPIRY_URGENT_MS, type StartupInfo
+} from './summary.ts'
 export { ConfigError, DaemonStartError, AdminListenError } from './errors.ts'

@@ -1,7 +1,15 @@
+import type { ReasonCode } from '../../membership/index.ts'
 import { formatHostPort, isLoopback, type AdminAddress } from './config.ts'
 
-/** A credential closer than this to its expiry gets a warning line at start. */
+/**
+ * A credential closer than this to its expiry gets a warning line at start, once it is also in the
+ * last quarter of its lifetime (EXPIRY_WARNING_LIFETIME_SHARE): a fresh 24 h credential is not due.
+ */
 export const EXPIRY_WARNING_MS = 24 * 3_600_000
+/** The share of a credential's lifetime (notAfter − notBefore) that must remain, at most, for the warning. */
+export const EXPIRY_WARNING_LIFETIME_SHARE = 0.25
+/** A credential closer than this to its expiry (or expired) always gets the warning. */
+export const EXPIRY_URGENT_MS = 3_600_000
 
 export interface StartupInfo {
   peerId: string
@@ -10,6 +18,7 @@ export interface StartupInfo {
   memberId: string
   roles: readonly string[]
   credentialFingerprint: string
+  credentialNotBeforeMs: number
   credentialNotAfterMs: number
   credentialFile: string
   listen: readonly string[]
@@ -17,7 +26,19 @@ export interface StartupInfo {
   admin: AdminAddress | null
   auditLog: string | null
   dataDir: string
+  /** The roster file's refusal at start, when the node runs an epoch accepted earlier instead. */
+  rosterFileRefused: { file: string, code: ReasonCode } | null
   now: number
+}
+
+/**
+ * Whether a credential valid from `notBeforeMs` to `notAfterMs` is due for renewal at `now`: less
+ * than 24 h and less than a quarter of its lifetime left, or less than 1 h left (or expired).
+ */
+export function credentialExpiresSoon (notBeforeMs: number, notAfterMs: number, now: number): boolean {
+  const left = notAfterMs - now
+  if (left < EXPIRY_URGENT_MS) return true
+  return left < EXPIRY_WARNING_MS && left < (notAfterMs - notBeforeMs) * EXPIRY_WARNING_LIFETIME_SHARE
 }
 
 /** The one block the daemon prints on stderr when it is up (stdout belongs to the audit log). */
@@ -37,7 +58,11 @@ export function startupSummary (info: StartupInfo): string {
   const width = Math.max(...rows.map(([label]) => label.length))
   const lines = ['fedgate node started', ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)]
   const left = info.credentialNotAfterMs - info.now
-  if (left < EXPIRY_WARNING_MS) {
+  if (info.rosterFileRefused !== null) {
+    const { file, code } = info.rosterFileRefused
+    lines.push(`warning: roster file ${file} refused: ${code}; running accepted epoch ${info.rosterEpoch} (the audit log's roster-refused line says why; replace the file with the roster in force or a newer fully signed epoch)`)
+  }
+  if (credentialExpiresSoon(info.credentialNotBeforeMs, info.credentialNotAfterMs, info.now)) {
     lines.push(`warning: the credential ${left >= 0 ? 'expires ' : ''}${timeLeft(left)}; renew it with fedgate credential issue --out ${info.credentialFile} (the running node picks up the new file)`)
   }
   if (info.admin !== null && !isLoopback(info.admin.host)) {

@@ -99,9 +99,10 @@ describe('admin endpoint', () => {
   })
 
   it('POST /roster: the accepted epoch again is a no-op; a signed next epoch is applied', async () => {
-    assert.deepEqual(await post(fed.roster.encode()), { status: 200, doc: { accepted: true, epoch: 1 } })
+    assert.deepEqual(await post(fed.roster.encode()), { status: 200, doc: { accepted: true, epoch: 1, alreadyInForce: true } })
     published = fed.nextEpoch(r => revoke(r, { credential: 'ab'.repeat(32) }))
-    assert.deepEqual(await post(published.encode()), { status: 200, doc: { accepted: true, epoch: 2 } })
+    assert.deepEqual(await post(published.encode()), { status: 200, doc: { accepted: true, epoch: 2, alreadyInForce: false } })
+    assert.deepEqual(await post(published.encode()), { status: 200, doc: { accepted: true, epoch: 2, alreadyInForce: true } })
     assert.equal((await (await get('/status')).json() as StatusDocument).rosterEpoch, 2)
     const stale = await post(fed.roster.encode())
     assert.ok(stale.status === 409 && !stale.doc.accepted && stale.doc.code === 'roster-stale')

@@ -69,8 +69,8 @@ describe('fedgate node start: a federation of three daemons', { timeout: 60_000 
     fed = await Federation.create(dir, [
       { id: 'val-a', roles: ['validator'], ttlMs: 48 * HOUR_MS },
       { id: 'val-b', roles: ['validator'], ttlMs: 48 * HOUR_MS },
-      // The default 24 h credential: close enough to expiry for the startup warning.
-      { id: 'rel-c', roles: ['relayer'] }
+      // A 50-minute credential: under an hour left, so the startup summary warns about it.
+      { id: 'rel-c', roles: ['relayer'], ttlMs: 50 * 60_000 }
     ])
     const a = await start('val-a', ['--config', await fed.writeConfig('val-a', fed.configOf('val-a'))], join(dir, 'data-val-a'))
     const b = await start('val-b', ['--config', await fed.writeConfig('val-b', fed.configOf('val-b', { dial: a.listen }))], join(dir, 'data-val-b'))
@@ -87,7 +87,7 @@ describe('fedgate node start: a federation of three daemons', { timeout: 60_000 
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('prints one startup summary on stderr; a credential expiring within 24 h adds a warning', () => {
+  it('prints one startup summary on stderr; a credential expiring within the hour adds a warning', () => {
     const a = node('val-a').process.stderr
     assert.ok(a.startsWith('fedgate node started\n'))
     assert.ok(a.includes(fed.member('val-a').nodeKey.peerId))

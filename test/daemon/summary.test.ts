@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { EXPIRY_WARNING_MS, humanDuration, startupSummary, timeLeft, type StartupInfo } from '../../node/daemon/index.ts'
+import { credentialExpiresSoon, humanDuration, startupSummary, timeLeft, type StartupInfo } from '../../node/daemon/index.ts'
 
 const NOW = Date.parse('2026-11-29T00:00:00Z')
 const HOUR_MS = 3_600_000
@@ -12,6 +12,7 @@ const INFO: StartupInfo = {
   memberId: 'val-a',
   roles: ['validator', 'relayer'],
   credentialFingerprint: 'ab'.repeat(32),
+  credentialNotBeforeMs: NOW - 5 * 24 * HOUR_MS,
   credentialNotAfterMs: NOW + 48 * HOUR_MS,
   credentialFile: '/etc/fedgate/node.credential.json',
   listen: ['/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'],
@@ -19,6 +20,7 @@ const INFO: StartupInfo = {
   admin: { host: '127.0.0.1', port: 9474 },
   auditLog: null,
   dataDir: '/var/lib/fedgate',
+  rosterFileRefused: null,
   now: NOW
 }
 
@@ -35,11 +37,44 @@ describe('startup summary', () => {
   })
 
   it('warns when the credential expires within 24 hours, or has expired', () => {
-    const soon = startupSummary({ ...INFO, credentialNotAfterMs: NOW + EXPIRY_WARNING_MS - 60_000 })
+    const soon = startupSummary({ ...INFO, credentialNotAfterMs: NOW + 24 * HOUR_MS - 60_000 })
     assert.equal(warnings(soon).length, 1)
     assert.ok(warnings(soon)[0]?.includes(INFO.credentialFile))
-    assert.equal(warnings(startupSummary({ ...INFO, credentialNotAfterMs: NOW + EXPIRY_WARNING_MS })).length, 0)
-    assert.match(startupSummary({ ...INFO, credentialNotAfterMs: NOW - 5 * 60_000 }), /\(expired 5m 0s ago\)/)
+    assert.equal(warnings(startupSummary({ ...INFO, credentialNotAfterMs: NOW + 24 * HOUR_MS })).length, 0)
+    const expired = startupSummary({ ...INFO, credentialNotAfterMs: NOW - 5 * 60_000 })
+    assert.match(expired, /\(expired 5m 0s ago\)/)
+    assert.equal(warnings(expired).length, 1)
+  })
+
+  /** [lifetime, time left, warns]: under 24 h left and under a quarter of the lifetime left, or under 1 h left. */
+  const EXPIRY_CASES: ReadonlyArray<readonly [number, number, boolean]> = [
+    [7 * 24 * HOUR_MS, 23 * HOUR_MS, true],
+    [7 * 24 * HOUR_MS, 25 * HOUR_MS, false],
+    [48 * HOUR_MS, 11 * HOUR_MS, true],
+    [48 * HOUR_MS, 13 * HOUR_MS, false],
+    [24 * HOUR_MS, 24 * HOUR_MS, false],
+    [24 * HOUR_MS, 7 * HOUR_MS, false],
+    [24 * HOUR_MS, 5 * HOUR_MS, true],
+    [2 * HOUR_MS, 2 * HOUR_MS, false],
+    [2 * HOUR_MS, 61 * 60_000, false],
+    [2 * HOUR_MS, 59 * 60_000, true],
+    [30 * 60_000, 30 * 60_000, true],
+    [24 * HOUR_MS, -60_000, true]
+  ]
+
+  for (const [lifetime, left, warns] of EXPIRY_CASES) {
+    it(`a ${humanDuration(lifetime)} credential ${left >= 0 ? `with ${humanDuration(left)} left` : 'that expired'} ${warns ? 'warns' : 'does not warn'}`, () => {
+      const notAfter = NOW + left
+      assert.equal(credentialExpiresSoon(notAfter - lifetime, notAfter, NOW), warns)
+      const text = startupSummary({ ...INFO, credentialNotBeforeMs: notAfter - lifetime, credentialNotAfterMs: notAfter })
+      assert.equal(warnings(text).some(w => w.startsWith('warning: the credential ')), warns)
+    })
+  }
+
+  it('warns when the roster file was refused at start and an epoch accepted earlier runs', () => {
+    const text = startupSummary({ ...INFO, rosterFileRefused: { file: '/etc/fedgate/roster.json', code: 'roster-stale' } })
+    assert.equal(warnings(text).length, 1)
+    assert.match(warnings(text)[0] ?? '', /^warning: roster file \/etc\/fedgate\/roster\.json refused: roster-stale; running accepted epoch 7\b/)
   })
 
   it('warns when the admin endpoint is reachable from other hosts, and says when it is off', () => {
