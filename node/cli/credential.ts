@@ -85,6 +85,11 @@ async function issue (opts: IssueOptions): Promise<Credential> {
   if (nodePeer === undefined) throw new UsageError('credential issue: give --node-key FILE or --peer PEERID')
   const memberKey = await readKeyFile(opts.memberKey, 'member')
   const roster = await loadRoster(opts.roster)
+  const maxTtlMs = roster.policy.credentialMaxTtlMs
+  if (opts.ttl !== undefined && opts.ttl > maxTtlMs) {
+    throw new CliError(`${opts.roster}: --ttl ${formatDuration(opts.ttl)} is above the roster policy credentialMaxTtl of ${formatDuration(maxTtlMs)}`,
+      { fix: `issue it with --ttl ${formatDuration(maxTtlMs)} or less` })
+  }
   try {
     return issueCredential({
       roster,

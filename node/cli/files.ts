@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
-import { Credential, readKeyFile, Roster, type SigningKeyKind } from '../../membership/index.ts'
+import { Credential, readKeyFile, Roster, writeKeyFile, type KeyFile, type SigningKeyKind } from '../../membership/index.ts'
 import { attributeTo, attributeToOptions, CliError, UsageError } from './io.ts'
 
 const ROSTER_FILE_MODE = 0o644
@@ -33,7 +34,7 @@ export async function saveRoster (file: string, roster: Roster, opts: { create?:
   if (opts.create === true && await exists(file)) {
     throw new CliError(`${file}: already exists; refusing to replace a roster with a new genesis`, { fix: 'choose another --out, or move the file away first' })
   }
-  await writeFileAtomic(file, roster.encode(), opts.create === true ? { fsync: true, mode: ROSTER_FILE_MODE } : { fsync: true })
+  await writeOrExplain(file, async () => writeFileAtomic(file, roster.encode(), opts.create === true ? { fsync: true, mode: ROSTER_FILE_MODE } : { fsync: true }))
 }
 
 /**
@@ -64,7 +65,31 @@ export async function loadCredential (file: string): Promise<Credential> {
 
 /** Writes a credential file atomically, readable by all (it holds no secret). */
 export async function saveCredential (file: string, credential: Credential): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(credential.document, null, 2) + '\n', { fsync: true, mode: CREDENTIAL_FILE_MODE })
+  await writeOrExplain(file, async () => writeFileAtomic(file, JSON.stringify(credential.document, null, 2) + '\n', { fsync: true, mode: CREDENTIAL_FILE_MODE }))
+}
+
+/** Writes a new key file (mode 0600, never over an existing one). */
+export async function saveKey (file: string, key: KeyFile): Promise<void> {
+  await writeOrExplain(file, async () => writeKeyFile(file, key))
+}
+
+/**
+ * Runs `write` for `file`, turning a filesystem error into one line about the file's folder. The
+ * atomic writes go through a temp file next to `file`, whose name the raw error would show instead.
+ */
+async function writeOrExplain (file: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write()
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (typeof code !== 'string') throw err
+    const folder = dirname(file)
+    if (code === 'ENOENT') throw new CliError(`${file}: the folder ${folder} does not exist`, { fix: `create it first (mkdir -p ${folder}), or choose another path` })
+    if (code === 'ENOTDIR') throw new CliError(`${file}: ${folder} is not a folder`, { fix: 'choose a path inside a folder' })
+    if (code === 'EACCES' || code === 'EPERM') throw new CliError(`${file}: no permission to write in the folder ${folder}`, { fix: 'choose a folder you may write to' })
+    if (code === 'EISDIR') throw new CliError(`${file}: is a folder`, { fix: 'give the path of a file inside it' })
+    throw new CliError(`${file}: cannot write the file (${code})`)
+  }
 }
 
 /**

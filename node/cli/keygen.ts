@@ -1,9 +1,8 @@
 import { Argument, Option, type Command } from 'commander'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import {
-  generateNodeKey, generateSigningKey, writeKeyFile, type KeyKind, type NodeKeyType
-} from '../../membership/index.ts'
+import { generateNodeKey, generateSigningKey, type KeyKind, type NodeKeyType } from '../../membership/index.ts'
+import { saveKey } from './files.ts'
 import { printResult, UsageError } from './io.ts'
 
 const NODE_KEY_TYPES: Readonly<Record<string, NodeKeyType>> = { ed25519: 'Ed25519', secp256k1: 'secp256k1' }
@@ -47,11 +46,11 @@ async function keygen (kind: KeyKind, opts: KeygenOptions): Promise<KeygenResult
   if (kind !== 'node') {
     if (opts.type !== undefined) throw new UsageError(`--type applies to node keys only; ${kind} keys are always secp256k1`, `drop --type, or run fedgate keygen node --type ${opts.type}`)
     const key = generateSigningKey(kind)
-    await writeKeyFile(opts.out, key)
+    await saveKey(opts.out, key)
     return { kind, publicKey: key.publicKey, file: opts.out }
   }
   const key = await generateNodeKey(NODE_KEY_TYPES[opts.type ?? 'ed25519'])
-  await writeKeyFile(opts.out, key)
+  await saveKey(opts.out, key)
   return {
     kind,
     type: key.type,

@@ -4,9 +4,10 @@ import {
   signRoster, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster,
   type RosterDiff
 } from '../../membership/index.ts'
-import { attributeToOptions, CliError, printLine, printResult, UsageError, type Rows } from './io.ts'
+import { attributeToOptions, CliError, printJson, printLine, printResult, UsageError, type Rows } from './io.ts'
 import { editRoster, loadRoster, publicKeyOf, saveRoster } from './files.ts'
 import { collect, peerId, positiveInt, roleList } from './options.ts'
+import { closeMatches } from './suggest.ts'
 
 /** What `roster verify --json` prints. */
 export interface RosterVerdict {
@@ -19,6 +20,23 @@ export interface RosterVerdict {
   threshold: number
   code?: ReasonCode
   message?: string
+}
+
+/** What `roster init|add-member|remove-member|revoke|allow|sign --json` print: the file after the command. */
+export interface RosterEditReport {
+  file: string
+  federation: string
+  epoch: number
+  /** Whether the epoch carries any signature (an edit of a signed epoch starts the next one unsigned). */
+  signed: boolean
+  /** Signatures the epoch carries. */
+  signatures: number
+  /** Signatures its own admin set requires (the previous epoch's admins decide whether nodes accept it). */
+  threshold: number
+  /** Whether valid signatures by its own admin set meet that threshold. */
+  thresholdMet: boolean
+  /** What the command did, in words. */
+  change: string
 }
 
 /**
@@ -35,8 +53,13 @@ export function registerRoster (program: Command): Command {
     .requiredOption('--threshold <k>', 'admin signatures required for each epoch', positiveInt)
     .requiredOption('--out <file>', 'roster file to create')
     .option('--roles <r1,r2,...>', 'roles the federation uses (default validator,relayer,full-node,light-client)', roleList)
-    .action(async (opts: { federation: string, admin: string[], threshold: number, out: string, roles?: string[] }) => {
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { federation: string, admin: string[], threshold: number, out: string, roles?: string[], json?: boolean }) => {
       const admins = await Promise.all(opts.admin.map(a => publicKeyOf(a, 'admin', '--admin')))
+      if (opts.threshold > admins.length) {
+        throw new UsageError(`roster init: threshold ${opts.threshold} is more than the ${admins.length} admin key(s) given`,
+          `give at least ${opts.threshold} --admin keys, or lower --threshold; the file was not written`)
+      }
       let genesis: Roster
       try {
         genesis = initRoster({ federation: opts.federation, admins, threshold: opts.threshold, ...(opts.roles !== undefined ? { roles: opts.roles } : {}) })
@@ -44,7 +67,7 @@ export function registerRoster (program: Command): Command {
         throw attributeToOptions(opts.out, err)
       }
       await saveRoster(opts.out, genesis, { create: true })
-      printLine(`${opts.out}: ${status(genesis)}, federation ${genesis.federation}, ${admins.length} admin(s), threshold ${opts.threshold}, roles ${[...genesis.roles].join(',')}`)
+      printEdit(opts.json, opts.out, genesis, `genesis: federation ${genesis.federation}, ${admins.length} admin(s), threshold ${opts.threshold}, roles ${[...genesis.roles].join(',')}`)
     })
 
   roster.command('add-member')
@@ -56,7 +79,8 @@ export function registerRoster (program: Command): Command {
     .option('--org <org>', 'organisation running the member')
     .option('--addr <multiaddr>', 'address to dial the member at; repeat for several', collect)
     .option('--max-connections <n>', 'connections the member may hold on one node', positiveInt)
-    .action(async (file: string, opts: { id: string, roles: string[], key: string, org?: string, addr?: string[], maxConnections?: number }) => {
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { id: string, roles: string[], key: string, org?: string, addr?: string[], maxConnections?: number, json?: boolean }) => {
       const member: Member = {
         id: opts.id,
         roles: opts.roles,
@@ -66,16 +90,20 @@ export function registerRoster (program: Command): Command {
         ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {})
       }
       const edited = await editRoster(file, r => addMember(r, member))
-      printLine(`${file}: ${status(edited)}, added member ${member.id} (${member.roles.join(',')})`)
+      printEdit(opts.json, file, edited, `added member ${member.id} (${member.roles.join(',')})`)
     })
 
   roster.command('remove-member')
     .description('remove a member; its nodes are dropped once the epoch is accepted')
     .argument('<file>', 'roster file')
     .requiredOption('--id <id>', 'member id')
-    .action(async (file: string, opts: { id: string }) => {
-      const edited = await editRoster(file, r => removeMember(r, opts.id))
-      printLine(`${file}: ${status(edited)}, removed member ${opts.id}`)
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { id: string, json?: boolean }) => {
+      const edited = await editRoster(file, r => {
+        assertMember(file, r, opts.id, 'check the id')
+        return removeMember(r, opts.id)
+      })
+      printEdit(opts.json, file, edited, `removed member ${opts.id}`)
     })
 
   roster.command('revoke')
@@ -84,10 +112,17 @@ export function registerRoster (program: Command): Command {
     .addOption(new Option('--member <id>', 'revoke every credential of a member').conflicts(['peer', 'credential']))
     .addOption(new Option('--peer <peerId>', 'revoke a node key').argParser(peerId).conflicts(['member', 'credential']))
     .addOption(new Option('--credential <fingerprint>', 'revoke one credential (fedgate credential inspect prints its fingerprint)').conflicts(['member', 'peer']))
-    .action(async (file: string, opts: { member?: string, peer?: string, credential?: string }) => {
+    .option('--force', 'revoke a member id the roster does not list (yet), e.g. to refuse it in advance')
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { member?: string, peer?: string, credential?: string, force?: boolean, json?: boolean }) => {
       const revocation = revocationOf(opts)
-      const edited = await editRoster(file, r => revoke(r, revocation))
-      printLine(`${file}: ${status(edited)}, revoked ${describeRevocation(revocation)}`)
+      const edited = await editRoster(file, r => {
+        if ('member' in revocation && opts.force !== true) {
+          assertMember(file, r, revocation.member, 'check the id, or add --force to revoke an id the roster does not list (yet)')
+        }
+        return revoke(r, revocation)
+      })
+      printEdit(opts.json, file, edited, `revoked ${describeRevocation(revocation)}`)
     })
 
   roster.command('allow')
@@ -95,18 +130,24 @@ export function registerRoster (program: Command): Command {
     .argument('<file>', 'roster file')
     .requiredOption('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0')
     .requiredOption('--roles <r[,r]>', 'roles allowed to open it', roleList)
-    .action(async (file: string, opts: { protocol: string, roles: string[] }) => {
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { protocol: string, roles: string[], json?: boolean }) => {
       const edited = await editRoster(file, r => allowProtocol(r, opts.protocol, opts.roles))
-      printLine(`${file}: ${status(edited)}, ${opts.protocol} allowed for ${opts.roles.join(',')}`)
+      printEdit(opts.json, file, edited, `${opts.protocol} allowed for ${opts.roles.join(',')}`)
     })
 
   roster.command('sign')
     .description('add one admin signature to the roster epoch')
     .argument('<file>', 'roster file')
     .requiredOption('--key <file>', 'admin key file')
-    .action(async (file: string, opts: { key: string }) => {
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { key: string, json?: boolean }) => {
       const admin = await readKeyFile(opts.key, 'admin')
       const signed = await editRoster(file, r => signRoster(r, admin))
+      if (opts.json === true) {
+        printJson(editReport(file, signed, `signed by ${admin.publicKey}`))
+        return
+      }
       const { valid } = countSignatures(signed, signed.document.admins)
       const { threshold } = signed.document.admins
       const outsider = signed.document.admins.keys.includes(admin.publicKey)
@@ -150,6 +191,34 @@ export function registerRoster (program: Command): Command {
     })
 
   return roster
+}
+
+function editReport (file: string, roster: Roster, change: string): RosterEditReport {
+  const { threshold } = roster.document.admins
+  return {
+    file,
+    federation: roster.federation,
+    epoch: roster.epoch,
+    signed: roster.signed,
+    signatures: roster.document.signatures.length,
+    threshold,
+    thresholdMet: countSignatures(roster, roster.document.admins).valid.length >= threshold,
+    change
+  }
+}
+
+/** The edit's JSON report with `--json`, else one line: `FILE: epoch 2 (unsigned), CHANGE`. */
+function printEdit (json: boolean | undefined, file: string, roster: Roster, change: string): void {
+  if (json === true) printJson(editReport(file, roster, change))
+  else printLine(`${file}: ${status(roster)}, ${change}`)
+}
+
+/** Refuses an id the roster does not list, naming the closest ids it does. */
+function assertMember (file: string, roster: Roster, id: string, fix: string): void {
+  if (roster.members.has(id)) return
+  const close = closeMatches(id, roster.members.keys())
+  const hint = close.length > 0 ? `close matches: ${close.join(', ')}` : `no close match among its ${roster.members.size} member(s)`
+  throw new CliError(`${file}: no member ${JSON.stringify(id)} in roster epoch ${roster.epoch}; ${hint}`, { fix })
 }
 
 /** `epoch 2 (unsigned)` or `epoch 2 (1 signature)`. */

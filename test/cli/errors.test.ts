@@ -23,6 +23,8 @@ interface BadInput {
   readonly code?: ReasonCode
   /** A fixture file that must be byte-for-byte unchanged afterwards. */
   readonly unchanged?: string
+  /** What the error line must not show (e.g. the name of a temp file the operator never chose). */
+  readonly hides?: RegExp
 }
 
 const OTHER_PEER = '12D3KooWScbgcgdSP7H7AxD51yLADzyUXu7X2B34VsC8x35UF79d'
@@ -31,6 +33,10 @@ const OTHER_PEER = '12D3KooWScbgcgdSP7H7AxD51yLADzyUXu7X2B34VsC8x35UF79d'
 const BAD_INPUTS: readonly BadInput[] = [
   { name: 'keygen without --out', args: ['keygen', 'admin'], exit: 2, mentions: ['--out'] },
   { name: 'keygen --type for an admin key', args: ['keygen', 'admin', '--type', 'ed25519', '--out', '@unused.key'], exit: 2, mentions: ['--type'] },
+  { name: 'keygen into a folder that does not exist', args: ['keygen', 'node', '--out', '@no-such-folder/node.key'], exit: 1, mentions: ['@no-such-folder/node.key', 'folder @no-such-folder does not exist'], hides: /node\.key\.\d+/ },
+  { name: 'keygen inside a file', args: ['keygen', 'admin', '--out', '@roster.json/admin.key'], exit: 1, mentions: ['@roster.json is not a folder'], hides: /admin\.key\.\d+/, unchanged: 'roster.json' },
+  { name: 'roster init into a folder that does not exist', args: ['roster', 'init', '--federation', 'f', '--admin', '@admin-1.key', '--threshold', '1', '--out', '@no-such-folder/roster.json'], exit: 1, mentions: ['folder @no-such-folder does not exist'], hides: /roster\.json\.\d+/ },
+  { name: 'roster init with a threshold above the admin count', args: ['roster', 'init', '--federation', 'f', '--admin', '@admin-1.key', '--threshold', '3', '--out', '@unused.json'], exit: 2, mentions: ['threshold 3 is more than the 1 admin key(s) given'] },
   { name: 'keygen over an existing key', args: ['keygen', 'admin', '--out', '@admin-1.key'], exit: 1, mentions: ['@admin-1.key'], unchanged: 'admin-1.key' },
   { name: 'roster init without --threshold', args: ['roster', 'init', '--federation', 'f', '--admin', '@admin-1.key', '--out', '@unused.json'], exit: 2, mentions: ['--threshold'] },
   { name: 'roster init with a short hex admin key', args: ['roster', 'init', '--federation', 'f', '--admin', '02abcd', '--threshold', '1', '--out', '@unused.json'], exit: 2, mentions: ['--admin', '02abcd'] },
@@ -42,6 +48,9 @@ const BAD_INPUTS: readonly BadInput[] = [
   { name: 'roster add-member on a malformed roster', args: ['roster', 'add-member', '@malformed.json', '--id', 'x', '--roles', 'validator', '--key', '@member-rel-b.key'], exit: 1, mentions: ['@malformed.json', '$.members[1].key'], unchanged: 'malformed.json' },
   { name: 'roster remove-member without --id', args: ['roster', 'remove-member', '@roster.json'], exit: 2, mentions: ['--id'] },
   { name: 'roster remove-member of an unknown member', args: ['roster', 'remove-member', '@roster.json', '--id', 'nobody'], exit: 1, mentions: ['@roster.json', 'nobody'], unchanged: 'roster.json' },
+  { name: 'roster remove-member of a misspelt member', args: ['roster', 'remove-member', '@roster.json', '--id', 'val_a'], exit: 1, mentions: ['"val_a"', 'close matches: val-a'], unchanged: 'roster.json' },
+  { name: 'roster revoke --member of an id not in the roster', args: ['roster', 'revoke', '@roster.json', '--member', 'rel-bb'], exit: 1, mentions: ['@roster.json', '"rel-bb"', 'close matches: rel-b', '--force'], unchanged: 'roster.json' },
+  { name: 'roster revoke --member of an id like none in the roster', args: ['roster', 'revoke', '@roster.json', '--member', 'zz-unrelated-9'], exit: 1, mentions: ['"zz-unrelated-9"', 'no close match'], unchanged: 'roster.json' },
   { name: 'roster revoke with two selectors', args: ['roster', 'revoke', '@roster.json', '--member', 'val-a', '--peer', OTHER_PEER], exit: 2, mentions: ['--member', '--peer'] },
   { name: 'roster revoke with no selector', args: ['roster', 'revoke', '@roster.json'], exit: 2, mentions: ['--member', '--peer', '--credential'] },
   { name: 'roster revoke --credential not a fingerprint', args: ['roster', 'revoke', '@roster.json', '--credential', 'abc'], exit: 2, mentions: ['$.revoked[0].credential'], unchanged: 'roster.json' },
@@ -59,7 +68,8 @@ const BAD_INPUTS: readonly BadInput[] = [
   { name: 'credential issue with both --node-key and --peer', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--node-key', '@node.key', '--peer', OTHER_PEER, '--roster', '@roster.json', '--out', '@unused.cred'], exit: 2, mentions: ['--node-key', '--peer'] },
   { name: 'credential issue with neither --node-key nor --peer', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--roster', '@roster.json', '--out', '@unused.cred'], exit: 2, mentions: ['--node-key', '--peer'] },
   { name: 'credential issue --ttl not a duration', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--peer', OTHER_PEER, '--ttl', '5x', '--roster', '@roster.json', '--out', '@unused.cred'], exit: 2, mentions: ['--ttl'] },
-  { name: 'credential issue --ttl above the roster policy', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--peer', OTHER_PEER, '--ttl', '8d', '--roster', '@roster.json', '--out', '@unused.cred'], exit: 1, mentions: ['@roster.json', '--ttl'] },
+  { name: 'credential issue --ttl above the roster policy', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--peer', OTHER_PEER, '--ttl', '30d', '--roster', '@roster.json', '--out', '@unused.cred'], exit: 1, mentions: ['@roster.json', '--ttl 30d is above', 'credentialMaxTtl of 7d'] },
+  { name: 'credential issue into a folder that does not exist', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--peer', OTHER_PEER, '--roster', '@roster.json', '--out', '@no-such-folder/val-a.cred'], exit: 1, mentions: ['folder @no-such-folder does not exist'], hides: /val-a\.cred\.\d+/ },
   { name: 'credential issue with another member\'s key', args: ['credential', 'issue', '--member-key', '@member-rel-b.key', '--member', 'val-a', '--peer', OTHER_PEER, '--roster', '@roster.json', '--out', '@unused.cred'], exit: 1, mentions: ['@roster.json', 'val-a'] },
   { name: 'credential issue for a role the member lacks', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--peer', OTHER_PEER, '--roles', 'relayer', '--roster', '@roster.json', '--out', '@unused.cred'], exit: 1, mentions: ['relayer'] },
   { name: 'credential issue with a missing roster', args: ['credential', 'issue', '--member-key', '@member-val-a.key', '--member', 'val-a', '--node-key', '@node.key', '--roster', '@missing.json', '--out', '@unused.cred'], exit: 1, mentions: ['@missing.json'] },
@@ -120,8 +130,10 @@ describe('fedgate CLI: bad input', { concurrency: 2 }, () => {
       const run = await fedgate(...bad.args.map(expand))
       const line = assertFails(run, bad.exit)
       for (const fragment of bad.mentions ?? []) {
-        assert.ok(line.includes(expand(fragment)), `error line should mention ${expand(fragment)}: ${line}`)
+        const expanded = fragment.replaceAll(/@[\w.-]+/g, expand)
+        assert.ok(line.includes(expanded), `error line should mention ${expanded}: ${line}`)
       }
+      if (bad.hides !== undefined) assert.doesNotMatch(line, bad.hides)
       if (bad.code !== undefined) {
         const doc = json<{ code?: string, verdict?: string }>(run)
         assert.equal(doc.code ?? doc.verdict, bad.code)
