@@ -71,6 +71,8 @@ export interface DemoNodeFiles {
   readonly listen: string
   /** Its dial address: the listen address with /p2p/PEERID. */
   readonly addr: string
+  /** The admin endpoint its config names (HOST:PORT), for `fedgate node status --admin` when started by hand. */
+  readonly admin: string
   readonly dial: readonly string[]
   readonly credential: Credential
   /** How far this node's clock lags real time (only the expired node's does). */
@@ -206,6 +208,7 @@ export async function createDemoFederation (dir: string, now: number = Date.now(
       rosterFile: nodeRoster,
       listen,
       addr,
+      admin,
       dial: plan.dial,
       credential,
       clockLagMs: plan === EXPIRED_NODE ? EXPIRED_CLOCK_LAG_MS : 0

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createDemoFederation } from './federation.ts'
+import { createDemoFederation, type DemoNodeFiles } from './federation.ts'
 import { formatMs, silentReporter, textReporter } from './report.ts'
 import { runScenario } from './scenario.ts'
 import type { DemoSummary, RevocationSummary } from './summary.ts'
@@ -56,7 +56,9 @@ export async function runDemo (opts: DemoOptions = {}): Promise<DemoSummary> {
     const elapsedMs = Math.round(performance.now() - started)
     if (opts.quiet !== true) {
       write(`\nDone in ${formatMs(elapsedMs)}.\n`)
-      write(opts.keep === undefined ? keepHint() : keptHint(dir, fed.members[0]?.config ?? join(dir, 'nodes', 'val-1.json'), result.revocation, fed.expired.name))
+      const first = fed.members[0]
+      if (opts.keep === undefined) write(keepHint())
+      else if (first !== undefined) write(keptHint(dir, first, result.revocation, fed.expired.name))
     }
     return { ...result, kept: opts.keep === undefined ? null : dir, elapsedMs }
   } finally {
@@ -89,7 +91,7 @@ function keepHint (): string {
   return 'The federation\'s files were removed. To keep them (keys, roster, credentials, node configs): npm start -- --keep DIR\n'
 }
 
-function keptHint (dir: string, config: string, revocation: RevocationSummary, expired: string): string {
+function keptHint (dir: string, node: DemoNodeFiles, revocation: RevocationSummary, expired: string): string {
   return [
     `The federation is kept in ${dir}:`,
     `  roster.json           the current roster (epoch ${revocation.epoch}: ${revocation.member} revoked), as the admins keep it`,
@@ -97,7 +99,9 @@ function keptHint (dir: string, config: string, revocation: RevocationSummary, e
     '  nodes/NAME.json       one node config per node; nodes/NAME/ holds its key, credential, roster copy and data',
     '  outsiders/            the forger, with its own self-made roster',
     `Start a node by hand (with the fedgate alias from README.md; ${revocation.member} is revoked and ${expired} expired, so fedgate refuses to start those two):`,
-    `  fedgate node start --config ${config}`,
+    `  fedgate node start --config ${node.config}`,
+    `and, from another shell, look at ${node.name} through the admin endpoint its config names:`,
+    `  fedgate node status --admin ${node.admin}`,
     ''
   ].join('\n')
 }

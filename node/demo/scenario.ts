@@ -108,9 +108,10 @@ async function startNodes (running: Running): Promise<NodeSummary[]> {
     peerId: node.files.peerId,
     listen: node.files.listen,
     config: node.files.config,
+    admin: node.files.admin,
     startMs: ms
   }))
-  summaries.push({ name: INTRUDER, kind: 'stock-libp2p', memberId: null, roles: [], peerId: intruder.peerId.toString(), listen: null, config: null, startMs: intruderMs })
+  summaries.push({ name: INTRUDER, kind: 'stock-libp2p', memberId: null, roles: [], peerId: intruder.peerId.toString(), listen: null, config: null, admin: null, startMs: intruderMs })
   const rows = summaries.map(s => [
     s.name,
     s.kind === 'fedgate' ? `${s.roles.join(', ')}${s.name === fed.expired.name ? ' (expired credential)' : s.name === fed.forger.name ? ' (forged credential)' : ''}` : 'stock libp2p: tcp + noise + yamux',

@@ -44,6 +44,8 @@ export interface NodeSummary {
   readonly peerId: string
   readonly listen: string | null
   readonly config: string | null
+  /** The admin endpoint (HOST:PORT) in its config; the demo itself runs the nodes without one. */
+  readonly admin: string | null
   readonly startMs: number
 }
 

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Credential, Roster } from '../../membership/index.ts'
-import { loadDaemonConfig } from '../../node/daemon/config.ts'
+import { formatHostPort, loadDaemonConfig } from '../../node/daemon/config.ts'
 import type { DemoSummary } from '../../node/demo/index.ts'
 import { assertFails, json, REPO, runProcess, STACK_TRACE_LINE, type CliRun } from '../cli/run.ts'
 
@@ -180,7 +180,12 @@ describe('fedgate demo --keep DIR', () => {
     const dir = join(root, 'fed')
     const run = await demo('--json', '--keep', dir)
     assertExitOk(run)
-    assert.equal(json<DemoSummary>(run).kept, dir)
+    const summary = json<DemoSummary>(run)
+    assert.equal(summary.kept, dir)
+    for (const n of summary.nodes.filter(n => n.config !== null)) {
+      const admin = (await loadDaemonConfig({ config: n.config ?? '' })).admin
+      assert.equal(n.admin, admin === null ? null : formatHostPort(admin), `${n.name}: the admin address of its config`)
+    }
 
     const keyFiles = [
       ...(await readdir(join(dir, 'admins'))).map(f => join(dir, 'admins', f)),
@@ -201,6 +206,16 @@ describe('fedgate demo --keep DIR', () => {
     const roster = Roster.parse(await readFile(join(dir, 'roster.json'), 'utf8'))
     assert.equal(roster.epoch, 2)
     assert.ok(roster.revokedMembers.has(REVOKED))
+  })
+
+  it('prints how to start val-1 by hand and the admin address to pass to node status', async () => {
+    const dir = join(root, 'hint')
+    const run = await demo('--keep', dir)
+    assertExitOk(run)
+    const config = await loadDaemonConfig({ config: join(dir, 'nodes', 'val-1.json') })
+    assert.ok(config.admin !== null)
+    assert.ok(run.stdout.includes(`fedgate node start --config ${join(dir, 'nodes', 'val-1.json')}\n`), run.stdout)
+    assert.ok(run.stdout.includes(`fedgate node status --admin ${formatHostPort(config.admin)}\n`), run.stdout)
   })
 
   it('refuses a directory that is not empty, and leaves it as it was', async () => {
