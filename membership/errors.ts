@@ -27,10 +27,13 @@ export class KeyFileError extends Error {
 export class RosterRefusedError extends Error {
   override readonly name = 'RosterRefusedError'
   readonly code: ReasonCode
+  /** The message without the leading reason code. */
+  readonly detail: string
 
-  constructor (code: ReasonCode, message: string) {
-    super(`${code}: ${message}`)
+  constructor (code: ReasonCode, detail: string) {
+    super(`${code}: ${detail}`)
     this.code = code
+    this.detail = detail
   }
 }
 

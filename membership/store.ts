@@ -174,7 +174,7 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     } catch (err) {
       if (err instanceof RosterRefusedError) {
         if (err.code === 'roster-stale' && previous !== null && next.fingerprint === previous.fingerprint) return null
-        return this.refuse({ code: err.code, message: err.message, source, epoch: next.epoch })
+        return this.refuse({ code: err.code, message: err.detail, source, epoch: next.epoch })
       }
       throw err
     }
