@@ -93,6 +93,7 @@ interface AdmittedConnection {
   peer: AdmittedPeer
   timer?: NodeJS.Timeout
   closing?: ReasonCode
+  rosterChangeAt?: number
 }
 
 interface VerifiedHandshake {
@@ -121,9 +122,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
   private readonly verified = new Map<string, VerifiedHandshake[]>()
   private readonly admitted = new Map<string, AdmittedConnection>()
   private readonly refusedPeers = new Map<string, ReasonCode>()
-  private readonly pendingDisconnects = new Map<string, { code: ReasonCode, since: number }>()
   private readonly refusalLog: Refusal[] = []
-  private libp2p: Libp2p | undefined
   private guardInstalled = false
   private credentialWatcher: FSWatcher | undefined
   private credentialTimer: NodeJS.Timeout | undefined
@@ -302,7 +301,6 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
    */
   async attach (libp2p: Libp2p): Promise<void> {
     if (!this.guardInstalled) throw new StreamGuardMissingError()
-    this.libp2p = libp2p
     libp2p.addEventListener('connection:open', evt => { this.admit(evt.detail) })
     libp2p.addEventListener('connection:close', evt => { this.release(evt.detail) })
     await libp2p.handle(RENEW_PROTOCOL, async (stream, connection) => this.receiveRenewal(stream, connection))
@@ -402,25 +400,22 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     clearTimeout(entry.timer)
     for (const role of entry.peer.roles) this.metrics.admittedPeers.dec({ role })
     const code = entry.closing ?? 'connection-closed'
-    const pending = this.pendingDisconnects.get(connection.id)
-    if (pending !== undefined) {
-      this.pendingDisconnects.delete(connection.id)
-      if (pending.code === 'revoked' || pending.code === 'unknown-member' || pending.code === 'role-not-held' || pending.code === 'role-not-accepted') {
-        this.metrics.revocationLatency.observe((this.now() - pending.since) / 1000)
-      }
-    }
+    if (entry.rosterChangeAt !== undefined) this.metrics.revocationLatency.observe((this.now() - entry.rosterChangeAt) / 1000)
     const at = this.now()
     this.log.info({ event: 'disconnect', reason: code, peerId: entry.peer.peerId, memberId: entry.peer.memberId, remoteAddr: entry.peer.remoteAddr }, `disconnected ${entry.peer.memberId}: ${code}`)
     this.emit('disconnected', { peerId: entry.peer.peerId, memberId: entry.peer.memberId, code, remoteAddr: entry.peer.remoteAddr, at })
   }
 
-  /** Closes an admitted connection with a reason code, telling the peer why first. */
-  async disconnect (connection: Connection, code: ReasonCode, since: number = this.now()): Promise<void> {
+  /**
+   * Closes an admitted connection with a reason code, telling the peer why first. `rosterChangeAt`
+   * is when the roster epoch that caused it was accepted, for the revocation latency histogram.
+   */
+  async disconnect (connection: Connection, code: ReasonCode, rosterChangeAt?: number): Promise<void> {
     const entry = this.admitted.get(connection.id)
     if (entry !== undefined) {
       if (entry.closing !== undefined) return
       entry.closing = code
-      this.pendingDisconnects.set(connection.id, { code, since })
+      entry.rosterChangeAt = rosterChangeAt
       this.metrics.disconnects.inc({ reason: code })
       this.refusalLog.push({ code, by: 'local', stage: 'live', direction: connection.direction, peerId: entry.peer.peerId, memberId: entry.peer.memberId, remoteAddr: entry.peer.remoteAddr, at: this.now() })
       if (this.refusalLog.length > REFUSALS_KEPT) this.refusalLog.shift()

@@ -11,7 +11,7 @@ import {
 } from '../../node/index.ts'
 import { decodeHello } from '../../node/hello.ts'
 import {
-  addrOf, captureLog, CONSENSUS, createFederation, echo, eventually, LISTEN_LOCALHOST, recordingEcho, WAIT_MS,
+  addrOf, captureLog, CONSENSUS, createFederation, echo, eventually, LISTEN_LOCALHOST, metricValue, recordingEcho, WAIT_MS,
   type Federation
 } from './fixture.ts'
 
@@ -102,6 +102,13 @@ describe('live enforcement: a revoked member is cut from every node', () => {
       assert.ok(!t.node.peers().some(p => p.peerId === revoked.node.peerId))
       const live = t.node.refusals().filter(r => r.stage === 'live' && r.peerId === revoked.node.peerId)
       assert.deepEqual(live.map(r => [r.code, r.by, r.memberId]), [['revoked', 'local', 'rel-x']])
+    }
+  })
+
+  it('each validator timed the revocation, from accepting the epoch to the connection closing', async () => {
+    for (const t of mesh) {
+      assert.equal(await metricValue(t.node, 'fedgate_revocation_disconnect_seconds', { le: '+Inf' }), 1)
+      assert.equal(await metricValue(t.node, 'fedgate_disconnects_total', { reason: 'revoked' }), 1)
     }
   })
 
@@ -230,6 +237,8 @@ describe('live enforcement: credential expiry and renewal', () => {
     const closedAt = hub.disconnected.find(d => d.peerId === peer.node.peerId)?.at ?? 0
     assert.ok(closedAt >= expiring.notAfterMs, 'not closed before the credential ran out')
     assert.deepEqual(connectionsTo(hub.node, peer.node.peerId), [])
+    assert.equal(await metricValue(hub.node, 'fedgate_disconnects_total', { reason: 'expired' }), 1)
+    assert.equal(await metricValue(hub.node, 'fedgate_revocation_disconnect_seconds', { le: '+Inf' }), 0, 'an expiry is not a revocation')
     await fed.stop('val-e')
   })
 
