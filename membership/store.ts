@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { watch, type FSWatcher } from 'node:fs'
-import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 import { MalformedError, RosterRefusedError } from './errors.ts'
@@ -95,7 +95,10 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
 
   /** Every accepted epoch number, ascending. */
   async epochs (): Promise<number[]> {
-    const names = await readdir(this.epochsDir).catch(() => [] as string[])
+    const names = await readdir(this.epochsDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[]
+      throw new RosterRefusedError('storage-error', `cannot read ${this.epochsDir} (${err.code ?? String(err)}); check its permissions`)
+    })
     return names.map(n => EPOCH_FILE.exec(n)?.[1]).filter((e): e is string => e !== undefined).map(Number).sort((a, b) => a - b)
   }
 
@@ -180,6 +183,7 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     }
     try {
       await writeFileAtomic(this.epochPath(next.epoch), next.encode(), { mode: 0o644, fsync: true })
+      await syncDirectory(this.epochsDir)
     } catch (err) {
       return this.refuse({ code: 'storage-error', message: `cannot store epoch ${next.epoch} in ${this.epochsDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, source, epoch: next.epoch })
     }
@@ -201,31 +205,42 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
   }
 
   /**
-   * The highest stored epoch. A damaged highest epoch is an error, not a reason to fall back to an
-   * older one: falling back could resurrect members a later epoch revoked.
+   * The highest stored epoch, after checking the whole stored chain: the lowest epoch against its
+   * own admin set, each later one against the one before it. A damaged or altered epoch stops the
+   * node rather than letting it fall back to an older epoch (which could resurrect revoked
+   * members) or trust an epoch no threshold of admins signed.
    */
   private async loadHighestEpoch (): Promise<Roster | null> {
-    const epochs = await this.epochs()
-    const epoch = epochs.at(-1)
-    if (epoch === undefined) return null
-    let roster: Roster | undefined
-    try {
-      roster = await this.epoch(epoch)
-    } catch (err) {
-      throw new RosterRefusedError('malformed', `stored epoch ${this.epochPath(epoch)} is damaged (${err instanceof Error ? err.message : String(err)}); restore it from a backup or another node's data directory (it is never replaced by an older epoch)`)
-    }
-    if (roster === undefined || roster.epoch !== epoch) {
-      throw new RosterRefusedError('malformed', `stored epoch file ${this.epochPath(epoch)} does not hold epoch ${epoch}; restore it from a backup or another node's data directory`)
-    }
-    const before = epochs.at(-2)
-    const previous = before === undefined ? undefined : await this.epoch(before).catch(() => undefined)
-    if (previous !== undefined) {
+    let previous: Roster | null = null
+    for (const epoch of await this.epochs()) {
+      let roster: Roster | undefined
+      try {
+        roster = await this.epoch(epoch)
+      } catch (err) {
+        throw new RosterRefusedError('malformed', `stored epoch ${this.epochPath(epoch)} is damaged (${err instanceof Error ? err.message : String(err)}); restore the epochs directory from a backup or from another node of the federation`)
+      }
+      if (roster === undefined || roster.epoch !== epoch) {
+        throw new RosterRefusedError('malformed', `stored epoch file ${this.epochPath(epoch)} does not hold epoch ${epoch}; restore the epochs directory from a backup or from another node of the federation`)
+      }
       try {
         acceptRoster(previous, roster)
       } catch (err) {
-        throw new RosterRefusedError('malformed', `stored epoch ${this.epochPath(epoch)} does not follow from epoch ${before} (${err instanceof Error ? err.message : String(err)}); the data directory was altered: restore it from a backup or another node`)
+        const after = previous === null ? 'as the first stored epoch' : `after epoch ${previous.epoch}`
+        throw new RosterRefusedError('malformed', `stored epoch ${this.epochPath(epoch)} is not valid ${after} (${err instanceof Error ? err.message : String(err)}); the data directory was altered: restore the epochs directory from a backup or from another node`)
       }
+      previous = roster
     }
-    return roster
+    return previous
+  }
+
+}
+
+/** Makes a rename in `dir` durable: without it a power loss can undo the newest stored epoch. */
+async function syncDirectory (dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }

@@ -65,8 +65,9 @@ export function membershipEncrypter (gate: FederationGate, init: MembershipEncry
 export const PLAIN_NOISE_PROTOCOL = '/noise'
 
 /**
- * Answers peers that speak plain libp2p Noise but not fedgate: it completes Noise, so the outsider
- * is named by the key it proved, then refuses it with `no-credential`. Without it such a peer
+ * Answers peers that speak plain libp2p Noise but not fedgate: for inbound connections it completes
+ * Noise, so the outsider is named by the key it proved, then refuses it with `no-credential`; an
+ * outbound dial to such a peer is refused before any Noise work. Without it such a peer
  * fails protocol negotiation silently; with it the attempt is logged with PeerId and address,
  * counted, and feeds the IP ban list. Listed after the membership encrypter, it is only ever
  * selected when the other side does not offer fedgate's protocol.
@@ -87,8 +88,10 @@ export function outsiderEncrypter (gate: FederationGate, init: MembershipEncrypt
         return refuseOutsider('inbound', connection, inner.secureInbound(connection, { ...options, signal }))
       },
       async secureOutbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
-        const signal = deadline(gate.handshakeTimeoutMs, options?.signal)
-        return refuseOutsider('outbound', connection, inner.secureOutbound(connection, { ...options, signal }))
+        // Dialling a peer that does not speak fedgate has no use: refuse before any Noise work.
+        gate.refuse({ code: 'no-credential', by: 'local', stage: 'handshake', direction: 'outbound', peerId: options?.remotePeer?.toString(), remoteAddr: remoteAddrOf(connection) })
+        connection.abort(new Error('fedgate: no-credential'))
+        throw new MembershipRefusedError('no-credential', 'local', 'the peer does not offer fedgate')
       }
     }
   }

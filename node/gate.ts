@@ -30,7 +30,9 @@ const BYE_TIMEOUT_MS = 250
 const RENEW_TIMEOUT_MS = 5_000
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** Refusals that say the peer itself is not a member; such a peer is not dialled again until the roster changes. */
-const PERSISTENT_REFUSALS: ReadonlySet<ReasonCode> = new Set(['unknown-member', 'revoked', 'bad-signature', 'federation-mismatch', 'no-credential'])
+const PERSISTENT_REFUSALS: ReadonlySet<ReasonCode> = new Set(['unknown-member', 'revoked', 'bad-signature', 'federation-mismatch'])
+/** Connections one node key may hold at once (simultaneous dials in both directions need two). */
+const MAX_CONNECTIONS_PER_PEER = 4
 
 /** Thrown when a gate is attached to a libp2p node whose registrar does not run fedgate's stream guard. */
 export class StreamGuardMissingError extends Error {
@@ -196,23 +198,33 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     const verdict = this.verifier.verify(credential, remotePeer, roster, now)
     if (verdict !== null) return verdict
     if (!acceptsPeer(roster.policy, this.localRoles, credential.roles)) return 'role-not-accepted'
+    // Limits count distinct node keys (admitted or holding a reservation), so one key cannot fill
+    // the node's slots by opening many connections; it is capped separately.
     const memberPeers = new Set<string>()
-    let directionConnections = 0
-    for (const { peer } of this.admitted.values()) {
-      if (peer.memberId === credential.memberId && peer.peerId !== remotePeer) memberPeers.add(peer.peerId)
-      if (peer.direction === direction) directionConnections++
+    const directionPeers = new Set<string>()
+    let ownConnections = 0
+    const count = (peerId: string, memberId: string, peerDirection: string): void => {
+      if (peerId === remotePeer) ownConnections++
+      else {
+        if (memberId === credential.memberId) memberPeers.add(peerId)
+        if (peerDirection === direction) directionPeers.add(peerId)
+      }
     }
+    for (const { peer } of this.admitted.values()) count(peer.peerId, peer.memberId, peer.direction)
     for (const [peerId, list] of this.verified) {
       for (const v of list) {
-        if (!this.isLive(v, now)) continue
-        if (v.credential.memberId === credential.memberId && peerId !== remotePeer) memberPeers.add(peerId)
-        if (v.direction === direction) directionConnections++
+        if (this.isLive(v, now)) count(peerId, v.credential.memberId, v.direction)
       }
     }
     if (memberPeers.size >= roster.memberLimit(credential.memberId)) return 'member-over-limit'
     const limits = roster.policy.limits
-    if (directionConnections >= (direction === 'inbound' ? limits.maxInboundConnections : limits.maxOutboundConnections)) return 'connection-limit'
-    if (this.verified.size >= MAX_PENDING_VERIFIED) this.pruneVerified(now)
+    if (directionPeers.size >= (direction === 'inbound' ? limits.maxInboundConnections : limits.maxOutboundConnections)) return 'connection-limit'
+    if (ownConnections >= MAX_CONNECTIONS_PER_PEER) return 'connection-limit'
+    if (this.verified.size >= MAX_PENDING_VERIFIED) {
+      this.pruneVerified(now)
+      // Live reservations are never dropped to make room: refuse instead.
+      if (this.verified.size >= MAX_PENDING_VERIFIED) return 'connection-limit'
+    }
     const list = (this.verified.get(remotePeer) ?? []).filter(v => this.isLive(v, now))
     list.push({ credential, direction, at: now })
     this.verified.set(remotePeer, list)
@@ -320,6 +332,8 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
   authorize (protocol: string, connection: Connection): ReasonCode | null {
     const entry = this.admitted.get(connection.id)
     if (entry === undefined) return 'no-credential'
+    // A connection being closed (its bye in flight) opens nothing more.
+    if (entry.closing !== undefined) return entry.closing
     if (INTERNAL_PROTOCOLS.has(protocol)) return null
     return protocolAllows(this.roster.policy, protocol, entry.peer.roles) ? null : 'protocol-not-allowed'
   }
@@ -479,8 +493,9 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
   /** Resets open inbound streams whose protocol the current roster no longer allows the peer. */
   private enforceStreams (connection: Connection): void {
     for (const stream of connection.streams) {
-      if (stream.direction !== 'inbound') continue
-      const code = this.authorize(stream.protocol ?? '', connection)
+      // A stream still negotiating its protocol meets the guard once negotiation ends.
+      if (stream.direction !== 'inbound' || stream.protocol === undefined || stream.protocol === '') continue
+      const code = this.authorize(stream.protocol, connection)
       if (code === null) continue
       this.recordStreamReset(stream, connection, code, 'live')
       stream.abort(new Error(`fedgate: ${code}`))
@@ -560,6 +575,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
         entry.peer = { ...entry.peer, credential, roles: credential.roles, memberId: credential.memberId }
         for (const role of entry.peer.roles) this.metrics.admittedPeers.inc({ role })
         this.scheduleExpiry(entry)
+        this.enforceStreams(entry.connection)
       }
       this.log.info({ event: 'credential-renewal', reason: 'ok', local: false, peerId: remotePeer, remoteAddr: connection.remoteAddr.toString(), memberId: credential.memberId, notAfter: credential.document.notAfter, credential: credential.fingerprint }, `peer credential renewed for ${credential.memberId}`)
       this.emit('credential-renewed', { peerId: remotePeer, memberId: credential.memberId, notAfter: credential.notAfterMs, local: false })
@@ -622,7 +638,6 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
       if (live.length === 0) this.verified.delete(peer)
       else this.verified.set(peer, live)
     }
-    if (this.verified.size >= MAX_PENDING_VERIFIED) this.verified.clear()
   }
 }
 

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  Roster, RosterRefusedError, RosterStore, type ReasonCode, type RosterRefusal, type RosterUpdate
+  initRoster, Roster, RosterRefusedError, RosterStore, signingKeyFromSecret, signRoster,
+  type ReasonCode, type RosterRefusal, type RosterUpdate
 } from '../../membership/index.ts'
 import { ADMINS, genesis, genesisDraft, nextEpoch, nodeKey, signedBy } from './fixtures.ts'
 
@@ -265,6 +266,24 @@ describe('RosterStore', () => {
       const second = new RosterStore({ dataDir })
       stores.push(second)
       await assert.rejects(second.open(), (err: Error) => err.name === 'RosterRefusedError' && (err as RosterRefusedError).code === 'malformed')
+    })
+
+    it('checks the whole stored chain: a planted epoch behind a damaged or self-signed predecessor is refused too', async () => {
+      const first = store()
+      await first.open()
+      await first.close()
+      const outsider = signingKeyFromSecret('admin', new Uint8Array(32).fill(7))
+      let planted = initRoster({ federation: epoch(1).federation, admins: [outsider.publicKey], threshold: 1 })
+      planted = Roster.fromJSON({ ...planted.document, epoch: 999 })
+      const plantedBase = signRoster(planted, outsider)
+      const plantedTop = signRoster(Roster.fromJSON({ ...plantedBase.document, epoch: 1000, signatures: [] }), outsider)
+      await writeFile(join(dataDir, 'epochs', epochName(1000)), plantedTop.encode())
+      for (const predecessor of ['{"truncated', plantedBase.encode()]) {
+        await writeFile(join(dataDir, 'epochs', epochName(999)), predecessor)
+        const again = new RosterStore({ dataDir })
+        stores.push(again)
+        await assert.rejects(again.open(), (err: Error) => err.name === 'RosterRefusedError' && (err as RosterRefusedError).code === 'malformed')
+      }
     })
 
     it('refuses to start on a damaged highest epoch instead of falling back to an older one', async () => {
