@@ -108,6 +108,11 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     return text === undefined ? undefined : Roster.parse(text)
   }
 
+  /** A stored epoch's bytes as written, or undefined when this store never accepted it. */
+  async epochText (epoch: number): Promise<Uint8Array | undefined> {
+    return readFile(this.epochPath(epoch)).catch(() => undefined)
+  }
+
   /** Applies a roster given as text (e.g. published over the admin endpoint). Returns the refusal, if any. */
   async applyText (text: string, source: string): Promise<RosterRefusal | null> {
     let next: Roster

@@ -44,6 +44,8 @@ export interface FederationNodeInit {
   libp2p?: Pick<Libp2pOptions, 'connectionManager' | 'connectionMonitor' | 'services'>
   /** @default Date.now */
   clock?: () => number
+  /** Exchange roster epochs with admitted peers (see RosterSync). @default true */
+  rosterSync?: boolean
 }
 
 /**
@@ -127,7 +129,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
   const metrics = init.metrics ?? new FedgateMetrics()
   let gate: FederationGate
   try {
-    gate = new FederationGate({ nodeKey, credential, store, credentialFile, log, metrics, bans: init.bans, clock: init.clock })
+    gate = new FederationGate({ nodeKey, credential, store, credentialFile, log, metrics, bans: init.bans, clock: init.clock, rosterSync: init.rosterSync })
   } catch (err) {
     if (ownsStore) await store.close()
     throw err

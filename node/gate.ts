@@ -11,6 +11,7 @@ import {
 import { BanList, type BanPolicy } from './bans.ts'
 import { decodeHello, encodeHello, type Hello } from './hello.ts'
 import { silentLog, type Logger } from './log.ts'
+import { ROSTER_PROTOCOL, RosterSync } from './roster-sync.ts'
 import { FedgateMetrics } from './metrics.ts'
 import type { AdmittedPeer, FederationNodeEvents, Refusal } from './types.ts'
 
@@ -20,7 +21,7 @@ export const RENEW_PROTOCOL = '/fedgate/credential/1.0.0'
 export const BYE_PROTOCOL = '/fedgate/bye/1.0.0'
 
 /** fedgate's own protocols: open to every admitted peer, whatever the roster's policy.protocols says. */
-const INTERNAL_PROTOCOLS: ReadonlySet<string> = new Set([RENEW_PROTOCOL, BYE_PROTOCOL])
+const INTERNAL_PROTOCOLS: ReadonlySet<string> = new Set([RENEW_PROTOCOL, BYE_PROTOCOL, ROSTER_PROTOCOL])
 const REFUSALS_KEPT = 100
 /** A verified handshake waits this long (beyond the handshake deadline) for its connection to open. */
 const VERIFIED_GRACE_MS = 5_000
@@ -88,6 +89,11 @@ export interface FederationGateInit {
   bans?: Partial<BanPolicy> | false
   /** @default Date.now */
   clock?: () => number
+  /**
+   * Exchange roster epochs with admitted peers: announce each accepted epoch, and fetch epochs a
+   * peer runs that this node lacks (each still checked by the RosterStore). @default true
+   */
+  rosterSync?: boolean
 }
 
 interface AdmittedConnection {
@@ -100,6 +106,8 @@ interface AdmittedConnection {
 
 interface VerifiedHandshake {
   readonly credential: Credential
+  /** The roster epoch the peer said it runs. */
+  readonly rosterEpoch: number
   readonly direction: 'inbound' | 'outbound'
   readonly at: number
 }
@@ -126,6 +134,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
   private readonly refusedPeers = new Map<string, ReasonCode>()
   private readonly refusalLog: Refusal[] = []
   private guardInstalled = false
+  private readonly sync: RosterSync | null
   private credentialWatcher: FSWatcher | undefined
   private credentialTimer: NodeJS.Timeout | undefined
   private readonly onRoster = (update: RosterUpdate): void => {
@@ -147,6 +156,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     this.clock = init.clock ?? Date.now
     this.bans = init.bans === false ? null : new BanList(init.bans)
     this.localCredential = init.credential
+    this.sync = init.rosterSync === false ? null : new RosterSync(this.store, this.log)
     const code = this.checkOwn(init.credential, this.store.current)
     if (code !== null) throw new SelfCredentialError(code, `credential ${init.credential.fingerprint.slice(0, 16)} for ${init.credential.memberId} under roster epoch ${this.store.current.epoch}`)
     this.store.on('roster', this.onRoster)
@@ -226,7 +236,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
       if (this.verified.size >= MAX_PENDING_VERIFIED) return 'connection-limit'
     }
     const list = (this.verified.get(remotePeer) ?? []).filter(v => this.isLive(v, now))
-    list.push({ credential, direction, at: now })
+    list.push({ credential, rosterEpoch: hello.rosterEpoch, direction, at: now })
     this.verified.set(remotePeer, list)
     this.refusedPeers.delete(remotePeer)
     return null
@@ -317,6 +327,8 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     libp2p.addEventListener('connection:close', evt => { this.release(evt.detail) })
     await libp2p.handle(RENEW_PROTOCOL, async (stream, connection) => this.receiveRenewal(stream, connection))
     await libp2p.handle(BYE_PROTOCOL, async (stream, connection) => this.receiveBye(stream, connection))
+    const sync = this.sync
+    if (sync !== null) await libp2p.handle(ROSTER_PROTOCOL, async (stream, connection) => sync.serve(stream, connection))
     for (const connection of libp2p.getConnections()) this.admit(connection)
   }
 
@@ -393,6 +405,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
       direction: connection.direction,
       since: this.now(),
       credential: record.credential,
+      rosterEpoch: record.rosterEpoch,
       remoteAddr: connection.remoteAddr.toString()
     }
     const entry: AdmittedConnection = { connection, peer }
@@ -405,6 +418,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     // A roster epoch may have landed between the membership exchange and this moment.
     const code = this.recheck(peer.credential, remotePeer, this.roster)
     if (code !== null) void this.disconnect(connection, code)
+    else this.sync?.want(peer.rosterEpoch, connection)
   }
 
   private release (connection: Connection): void {
@@ -487,7 +501,8 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
       else this.enforceStreams(entry.connection)
     }
     this.emit('roster', { epoch: roster.epoch, previousEpoch: update.previous?.epoch ?? null, dropped: closing.length })
-    await Promise.all(closing)
+    const staying = [...this.admitted.values()].filter(e => e.closing === undefined).map(e => e.connection)
+    await Promise.all([...closing, this.sync?.announce(roster.epoch, staying)])
   }
 
   /** Resets open inbound streams whose protocol the current roster no longer allows the peer. */

@@ -6,6 +6,7 @@ export {
 export { membershipEncrypter, outsiderEncrypter, MembershipRefusedError, refusalOf, PLAIN_NOISE_PROTOCOL, type MembershipEncrypterInit } from './encrypter.ts'
 export { nodeNoiseCrypto } from './noise-crypto.ts'
 export { federationGater } from './gater.ts'
+export { ROSTER_PROTOCOL, RosterSync } from './roster-sync.ts'
 export { ENCRYPTER_PROTOCOL, HELLO_VERSION, MAX_HELLO_BYTES } from './hello.ts'
 export { BanList, DEFAULT_BAN_POLICY, type BanPolicy } from './bans.ts'
 export { FedgateMetrics } from './metrics.ts'

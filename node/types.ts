@@ -10,6 +10,8 @@ export interface AdmittedPeer {
   /** When the (first live) connection was admitted, ms since epoch. */
   readonly since: number
   readonly credential: Credential
+  /** The roster epoch the peer said it ran when it was admitted. */
+  readonly rosterEpoch: number
   readonly remoteAddr: string
 }
 

@@ -178,7 +178,8 @@ describe('fedgate node start: a federation of three daemons', { timeout: 60_000 
     assert.equal(accepted.code, 0, accepted.stderr)
     assert.match(accepted.stdout, /epoch 3 accepted/)
     assert.equal((await fetchStatus('val-a')).rosterEpoch, 3)
-    assert.equal((await fetchStatus('val-b')).rosterEpoch, 2)
+    // val-a announces the epoch to its peers, and val-b fetches it from val-a.
+    await eventually(async () => (await fetchStatus('val-b')).rosterEpoch === 3 ? true : undefined)
 
     const stale = await publish('epoch-2.json', fed.roster, '--json')
     assert.equal(stale.code, 1)

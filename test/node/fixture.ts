@@ -74,6 +74,8 @@ export interface StartNodeOptions {
   clock?: () => number
   /** Extra libp2p options, e.g. services that register their own handlers. */
   libp2p?: FederationNodeInit['libp2p']
+  /** @default true */
+  rosterSync?: boolean
 }
 
 export interface IssueOptions {
@@ -212,7 +214,8 @@ export async function createFederation (init: FederationInit): Promise<Federatio
         bans: opts.bans ?? false,
         log: opts.log,
         clock: opts.clock,
-        libp2p: opts.libp2p
+        libp2p: opts.libp2p,
+        rosterSync: opts.rosterSync
       })
       nodes.set(node, started)
       rosterFiles.set(node, rosterFile)

@@ -1,0 +1,86 @@
+import { after, afterEach, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import {
+  allowProtocol, initRoster, revoke, Roster, ROSTER_PROTOCOL, signingKeyFromSecret, signRoster
+} from '../../node/index.ts'
+import { addrOf, createFederation, eventually, waitFor, type Federation } from './fixture.ts'
+
+const NODES = ['val-a', 'val-b', 'val-c', 'val-d', 'val-e']
+
+describe('roster propagation between admitted peers', () => {
+  let fed: Federation
+
+  before(async () => {
+    fed = await createFederation({ members: NODES.map(id => ({ id, roles: ['validator'] })) })
+  })
+  afterEach(async () => { await fed.stopAll() })
+  after(async () => { await fed.close() })
+
+  it('an epoch written to one node reaches the others through their peers, and revokes there too', async () => {
+    const [a, b, c, d] = await Promise.all(['val-a', 'val-b', 'val-c', 'val-d'].map(async n => fed.startNode(n)))
+    if (a === undefined || b === undefined || c === undefined || d === undefined) throw new Error('four nodes expected')
+    await b.dial(addrOf(a))
+    await c.dial(addrOf(b))
+    await d.dial(addrOf(c))
+    await eventually(() => c.peers().length === 2, 'the chain a-b-c-d to form')
+    const dropped = waitFor(c.gate, 'disconnected', e => e.peerId === d.peerId)
+    const next = await fed.publishEpoch(r => revoke(r, { member: 'val-d' }), { nodes: ['val-a'] })
+    const [event] = await dropped
+    assert.equal(event.code, 'revoked')
+    for (const node of [b, c]) {
+      assert.equal(node.roster.epoch, next.epoch)
+      assert.equal(node.roster.fingerprint, next.fingerprint)
+      assert.deepEqual(await node.store.epochs(), [next.epoch - 1, next.epoch])
+    }
+  })
+
+  it('a node that starts on an older epoch fetches the ones it lacks from the peer it connects to', async () => {
+    const old = fed.roster
+    const a = await fed.startNode('val-a')
+    await fed.publishEpoch(r => allowProtocol(r, '/chain/one/1.0.0', ['validator']), { nodes: ['val-a'] })
+    const latest = await fed.publishEpoch(r => allowProtocol(r, '/chain/two/1.0.0', ['validator']), { nodes: ['val-a'] })
+    const b = await fed.startNode('val-b', { roster: old })
+    assert.equal(b.roster.epoch, old.epoch)
+    await b.dial(addrOf(a))
+    await eventually(() => b.roster.epoch === latest.epoch, 'val-b to catch up with val-a')
+    assert.equal(b.roster.fingerprint, latest.fingerprint)
+  })
+
+  it('an epoch a peer hands over without the admins\' threshold is refused, and the accepted one stays', async () => {
+    const a = await fed.startNode('val-a')
+    const e = await fed.startNode('val-e')
+    // val-e announces a far newer epoch and serves one signed by a key that is no admin.
+    const outsider = signingKeyFromSecret('admin', new Uint8Array(32).fill(9))
+    const forged = signRoster(Roster.fromJSON({ ...initRoster({ federation: a.roster.federation, admins: [outsider.publicKey], threshold: 1 }).document, epoch: 99 }), outsider)
+    await e.libp2p.unhandle(ROSTER_PROTOCOL)
+    await e.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => {
+      const lp = lpStream(stream, { maxDataLength: 1 << 20 })
+      await lp.read()
+      await lp.write(new TextEncoder().encode(JSON.stringify({ v: 1, count: 1 })))
+      await lp.write(new TextEncoder().encode(forged.encode()))
+      await stream.close()
+    })
+    const connection: Connection = await e.dial(addrOf(a))
+    const before = a.roster
+    const refused = waitFor(a.gate, 'roster-refused')
+    const announce = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
+    await announce.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
+    const [refusal] = await refused
+    assert.equal(refusal.code, 'threshold-not-met')
+    assert.equal(a.roster.fingerprint, before.fingerprint)
+    assert.deepEqual(a.peers().map(p => p.memberId), ['val-e'])
+  })
+
+  it('with rosterSync off, a node keeps its epoch until its own roster file changes', async () => {
+    const a = await fed.startNode('val-a')
+    const b = await fed.startNode('val-b', { rosterSync: false })
+    await b.dial(addrOf(a))
+    await eventually(() => a.peers().length === 1, 'val-a to admit val-b')
+    const next = await fed.publishEpoch(r => allowProtocol(r, '/chain/three/1.0.0', ['validator']), { nodes: ['val-a'] })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(a.roster.epoch, next.epoch)
+    assert.equal(b.roster.epoch, next.epoch - 1)
+  })
+})
