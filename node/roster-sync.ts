@@ -22,6 +22,9 @@ const MAX_EPOCHS_PER_PULL = 16
 const MAX_SYNC_EPOCH_BYTES = Math.min(MAX_ROSTER_BYTES, 64 * 1024 * 1024)
 const CONTROL_MESSAGE_BYTES = 256
 const PULL_TIMEOUT_MS = 30_000
+/** A peer that served a refused epoch, or failed a pull, is not pulled from again for this long. */
+const PEER_BACKOFF_MS = 60_000
+const MAX_PENALISED_PEERS = 4096
 const ANNOUNCE_TIMEOUT_MS = 2_000
 
 const encoder = new TextEncoder()
@@ -51,6 +54,7 @@ export class RosterSync {
   private readonly store: RosterStore
   private readonly log: Logger
   private pulling = false
+  private readonly penalised = new Map<string, number>()
   private wanted: { epoch: number, connection: Connection } | undefined
 
   constructor (store: RosterStore, log: Logger) {
@@ -88,6 +92,8 @@ export class RosterSync {
   /** Pulls from `connection` when `epoch` is newer than the accepted roster (one pull at a time). */
   want (epoch: number, connection: Connection): void {
     if (epoch <= this.store.current.epoch) return
+    const until = this.penalised.get(connection.remotePeer.toString())
+    if (until !== undefined && until > Date.now()) return
     if (this.wanted === undefined || epoch > this.wanted.epoch) this.wanted = { epoch, connection }
     if (this.pulling) return
     this.pulling = true
@@ -129,11 +135,24 @@ export class RosterSync {
       for (let i = 0; i < Math.min(count, MAX_EPOCHS_PER_PULL); i++) {
         const text = decoder.decode((await lp.read({ signal })).subarray())
         const refusal = await this.store.applyText(text, `peer ${peerId}`)
-        if (refusal !== null && refusal.code !== 'roster-stale') break
+        if (refusal !== null && refusal.code !== 'roster-stale') {
+          this.penalise(peerId)
+          break
+        }
       }
       await stream.close({ signal })
     } catch (err) {
+      this.penalise(peerId)
       this.log.warn({ event: 'roster-sync-failed', peerId, err: String(err) }, 'could not fetch roster epochs from a peer')
     }
+  }
+
+  private penalise (peerId: string): void {
+    const now = Date.now()
+    if (this.penalised.size >= MAX_PENALISED_PEERS) {
+      for (const [peer, until] of this.penalised) if (until <= now) this.penalised.delete(peer)
+      if (this.penalised.size >= MAX_PENALISED_PEERS) this.penalised.clear()
+    }
+    this.penalised.set(peerId, now + PEER_BACKOFF_MS)
   }
 }

@@ -71,6 +71,14 @@ describe('roster propagation between admitted peers', () => {
     assert.equal(refusal.code, 'threshold-not-met')
     assert.equal(a.roster.fingerprint, before.fingerprint)
     assert.deepEqual(a.peers().map(p => p.memberId), ['val-e'])
+    // Announcing again does not make val-a fetch (and parse) from the same peer at once.
+    let served = 0
+    await e.libp2p.unhandle(ROSTER_PROTOCOL)
+    await e.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => { served++; stream.abort(new Error('not serving')) })
+    const again = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
+    await again.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(served, 0)
   })
 
   it('with rosterSync off, a node keeps its epoch until its own roster file changes', async () => {
