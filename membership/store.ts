@@ -205,7 +205,8 @@ export class RosterStore extends EventEmitter<{ roster: [RosterUpdate], refused:
     return refusal
   }
 
-  private epochPath (epoch: number): string {
+  /** Where epoch `epoch` is stored. */
+  epochPath (epoch: number): string {
     return join(this.epochsDir, `${String(epoch).padStart(12, '0')}.json`)
   }
 

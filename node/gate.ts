@@ -11,7 +11,7 @@ import {
 import { BanList, type BanPolicy } from './bans.ts'
 import { decodeHello, encodeHello, type Hello } from './hello.ts'
 import { silentLog, type Logger } from './log.ts'
-import { ROSTER_PROTOCOL, RosterSync } from './roster-sync.ts'
+import { MAX_INBOUND_SYNC_STREAMS, ROSTER_PROTOCOL, RosterSync } from './roster-sync.ts'
 import { FedgateMetrics } from './metrics.ts'
 import type { AdmittedPeer, FederationNodeEvents, Refusal } from './types.ts'
 
@@ -328,7 +328,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     await libp2p.handle(RENEW_PROTOCOL, async (stream, connection) => this.receiveRenewal(stream, connection))
     await libp2p.handle(BYE_PROTOCOL, async (stream, connection) => this.receiveBye(stream, connection))
     const sync = this.sync
-    if (sync !== null) await libp2p.handle(ROSTER_PROTOCOL, async (stream, connection) => sync.serve(stream, connection))
+    if (sync !== null) await libp2p.handle(ROSTER_PROTOCOL, async (stream, connection) => sync.serve(stream, connection), { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
     for (const connection of libp2p.getConnections()) this.admit(connection)
   }
 
@@ -425,6 +425,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     const entry = this.admitted.get(connection.id)
     if (entry === undefined) return
     this.admitted.delete(connection.id)
+    this.sync?.forget(connection)
     clearTimeout(entry.timer)
     for (const role of entry.peer.roles) this.metrics.admittedPeers.dec({ role })
     const code = entry.closing ?? 'connection-closed'
@@ -501,8 +502,8 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
       else this.enforceStreams(entry.connection)
     }
     this.emit('roster', { epoch: roster.epoch, previousEpoch: update.previous?.epoch ?? null, dropped: closing.length })
-    const staying = [...this.admitted.values()].filter(e => e.closing === undefined).map(e => e.connection)
-    await Promise.all([...closing, this.sync?.announce(roster.epoch, staying)])
+    this.sync?.announceSoon(() => [...this.admitted.values()].filter(e => e.closing === undefined).map(e => e.connection))
+    await Promise.all(closing)
   }
 
   /** Resets open inbound streams whose protocol the current roster no longer allows the peer. */
@@ -643,6 +644,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     clearTimeout(this.credentialTimer)
     this.store.off('roster', this.onRoster)
     this.store.off('refused', this.onRosterRefused)
+    this.sync?.stop()
     await Promise.all([...this.admitted.values()].map(async entry => this.disconnect(entry.connection, code)))
     for (const entry of this.admitted.values()) clearTimeout(entry.timer)
   }

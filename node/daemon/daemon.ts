@@ -139,7 +139,21 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
  */
 export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): Promise<void> {
   const stderr = init.stderr ?? process.stderr
-  const daemon = await startDaemon(config, init)
+  // A stop asked for while the node is still starting is honoured once it has started.
+  let early: NodeJS.Signals | undefined
+  const onEarlyStop = (signal: NodeJS.Signals): void => {
+    if (early !== undefined) process.exit(1)
+    early = signal
+  }
+  process.on('SIGTERM', onEarlyStop)
+  process.on('SIGINT', onEarlyStop)
+  let daemon: Awaited<ReturnType<typeof startDaemon>>
+  try {
+    daemon = await startDaemon(config, init)
+  } finally {
+    process.off('SIGTERM', onEarlyStop)
+    process.off('SIGINT', onEarlyStop)
+  }
   const onHangup = (): void => {
     daemon.reload().catch((err: unknown) => { stderr.write(`fedgate: reload failed: ${err instanceof Error ? err.message : String(err)}\n`) })
   }
@@ -168,6 +182,7 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
     process.on('SIGTERM', onStop)
     process.on('SIGINT', onStop)
     process.on('SIGHUP', onHangup)
+    if (early !== undefined) onStop(early)
   })
   process.off('SIGHUP', onHangup)
   if (stopError !== null) throw stopError

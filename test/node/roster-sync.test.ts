@@ -36,11 +36,14 @@ describe('roster propagation between admitted peers', () => {
     }
   })
 
-  it('a node that starts on an older epoch fetches the ones it lacks from the peer it connects to', async () => {
+  it('a node that starts on an older epoch fetches the ones it lacks from the peer it connects to, over several requests', async () => {
     const old = fed.roster
     const a = await fed.startNode('val-a')
-    await fed.publishEpoch(r => allowProtocol(r, '/chain/one/1.0.0', ['validator']), { nodes: ['val-a'] })
-    const latest = await fed.publishEpoch(r => allowProtocol(r, '/chain/two/1.0.0', ['validator']), { nodes: ['val-a'] })
+    // More epochs than one request carries (16).
+    let latest = old
+    for (let i = 0; i < 18; i++) {
+      latest = await fed.publishEpoch(r => allowProtocol(r, `/chain/step-${i}/1.0.0`, ['validator']), { nodes: ['val-a'] })
+    }
     const b = await fed.startNode('val-b', { roster: old })
     assert.equal(b.roster.epoch, old.epoch)
     await b.dial(addrOf(a))
