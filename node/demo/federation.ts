@@ -255,7 +255,7 @@ function memberKeyOf (keys: ReadonlyMap<string, SigningKey>, memberId: string): 
 }
 
 /** `count` distinct TCP ports that are free on 127.0.0.1 right now (the OS picks them). */
-async function freePorts (count: number): Promise<number[]> {
+export async function freePorts (count: number): Promise<number[]> {
   const servers: Server[] = []
   try {
     for (let i = 0; i < count; i++) {

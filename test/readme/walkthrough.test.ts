@@ -2,10 +2,10 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePorts } from '../../node/demo/index.ts'
 import { STACK_TRACE_LINE } from '../cli/run.ts'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -24,20 +24,6 @@ function walkthroughBlocks (readme: string): string[] {
   const end = rest.search(/\n## /)
   const section = end < 0 ? rest : rest.slice(0, end)
   return [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map(m => m[1] ?? '')
-}
-
-async function freePorts (count: number): Promise<number[]> {
-  const servers: Server[] = []
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer()
-      servers.push(server)
-      await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
-    }
-    return servers.map(s => (s.address() as AddressInfo).port)
-  } finally {
-    await Promise.all(servers.map(async s => new Promise(resolve => { s.close(resolve) })))
-  }
 }
 
 interface StepRun {
