@@ -37,6 +37,8 @@ export function registerNodeCommands (program: Command): void {
     .option('--no-admin', 'run without the admin endpoint')
     .option('--audit-log <file>', 'append the JSON audit log to this file (default: stdout)')
     .addOption(new Option('--log-level <level>', 'audit log level (default info)').choices(LOG_LEVELS))
+    .option('--roster-sync', 'exchange roster epochs with admitted peers (the default)')
+    .option('--no-roster-sync', 'take roster epochs only from the roster file and roster publish')
     .action(async (opts: DaemonFlags) => {
       try {
         await runDaemon(await loadDaemonConfig(opts))

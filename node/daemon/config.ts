@@ -18,7 +18,7 @@ export type LogLevel = typeof LOG_LEVELS[number]
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 256
 
-const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'dial', 'auditLog', 'logLevel'] as const
+const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'dial', 'auditLog', 'logLevel', 'rosterSync'] as const
 type ConfigField = typeof CONFIG_FIELDS[number]
 const REQUIRED_FIELDS = ['key', 'credential', 'roster', 'listen'] as const
 
@@ -32,7 +32,8 @@ const FLAG_OF: Readonly<Record<ConfigField, string>> = {
   admin: '--admin',
   dial: '--dial',
   auditLog: '--audit-log',
-  logLevel: '--log-level'
+  logLevel: '--log-level',
+  rosterSync: '--no-roster-sync'
 }
 
 export interface AdminAddress {
@@ -60,6 +61,8 @@ export interface DaemonConfig {
   /** Null: the audit log goes to stdout. */
   readonly auditLog: string | null
   readonly logLevel: LogLevel
+  /** Exchange roster epochs with admitted peers (announce accepted epochs, fetch missing ones). */
+  readonly rosterSync: boolean
 }
 
 /** The same settings given as command-line flags; each overrides the config file. */
@@ -74,6 +77,7 @@ export interface DaemonFlags {
   dial?: readonly string[]
   auditLog?: string
   logLevel?: string
+  rosterSync?: boolean
 }
 
 type Settings = { -readonly [K in keyof DaemonConfig]?: DaemonConfig[K] }
@@ -109,7 +113,8 @@ export async function loadDaemonConfig (flags: DaemonFlags, cwd: string = proces
     admin: merged.admin === undefined ? { host: DEFAULT_ADMIN_HOST, port: DEFAULT_ADMIN_PORT } : merged.admin,
     dial: merged.dial ?? [],
     auditLog: merged.auditLog ?? null,
-    logLevel: merged.logLevel ?? DEFAULT_LOG_LEVEL
+    logLevel: merged.logLevel ?? DEFAULT_LOG_LEVEL,
+    rosterSync: merged.rosterSync ?? true
   }
 }
 
@@ -157,6 +162,10 @@ export function parseConfigFile (text: string, file: string): Settings {
   if (doc.admin !== undefined) settings.admin = doc.admin === false ? null : adminAddress(stringValue(doc.admin, at('$.admin'), `"${DEFAULT_ADMIN}", or false for no admin endpoint`), at('$.admin'))
   if (doc.auditLog !== undefined) settings.auditLog = path('auditLog')
   if (doc.logLevel !== undefined) settings.logLevel = logLevel(doc.logLevel, at('$.logLevel'))
+  if (doc.rosterSync !== undefined) {
+    if (typeof doc.rosterSync !== 'boolean') throw new ConfigError(at('$.rosterSync'), `expected true or false, got ${describe(doc.rosterSync)}`, 'write true (the default) or false')
+    settings.rosterSync = doc.rosterSync
+  }
   return settings
 }
 
@@ -171,6 +180,7 @@ function parseFlags (flags: DaemonFlags, cwd: string): Settings {
   if (flags.admin !== undefined) settings.admin = flags.admin === false ? null : adminAddress(flags.admin, `--admin ${flags.admin}`, true)
   if (flags.auditLog !== undefined) settings.auditLog = resolve(cwd, flags.auditLog)
   if (flags.logLevel !== undefined) settings.logLevel = logLevel(flags.logLevel, `--log-level ${flags.logLevel}`, true)
+  if (flags.rosterSync !== undefined) settings.rosterSync = flags.rosterSync
   return settings
 }
 

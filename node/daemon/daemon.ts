@@ -89,7 +89,8 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       credential: config.credential,
       roster: store,
       listen: [...config.listen],
-      log
+      log,
+      rosterSync: config.rosterSync
     })
   } catch (err) {
     await store.close()

@@ -33,6 +33,7 @@ const BAD_FILES: ReadonlyArray<{ name: string, doc: unknown, path: string }> = [
   { name: 'an empty key path', doc: { ...VALID, key: '' }, path: '$.key' },
   { name: 'a numeric data dir', doc: { ...VALID, dataDir: 7 }, path: '$.dataDir' },
   { name: 'an unknown log level', doc: { ...VALID, logLevel: 'verbose' }, path: '$.logLevel' },
+  { name: 'rosterSync as a string', doc: { ...VALID, rosterSync: 'no' }, path: '$.rosterSync' },
   { name: 'an array', doc: [VALID], path: '$' },
   { name: 'null', doc: null, path: '$' }
 ]
@@ -66,6 +67,7 @@ describe('daemon config', () => {
     assert.deepEqual(config.dial, [])
     assert.equal(config.auditLog, null)
     assert.equal(config.logLevel, 'info')
+    assert.equal(config.rosterSync, true)
   })
 
   it('reads every field; "admin": false turns the endpoint off; absolute paths stay', async () => {
@@ -77,7 +79,8 @@ describe('daemon config', () => {
         admin: false,
         dial: ['/dns4/val-1.example/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo', '/ip6/::1/tcp/4001'],
         auditLog: 'logs/audit.log',
-        logLevel: 'warn'
+        logLevel: 'warn',
+        rosterSync: false
       })
     })
     assert.equal(config.key, '/keys/node.key')
@@ -86,6 +89,8 @@ describe('daemon config', () => {
     assert.equal(config.dial.length, 2)
     assert.equal(config.auditLog, file('logs/audit.log'))
     assert.equal(config.logLevel, 'warn')
+    assert.equal(config.rosterSync, false)
+    assert.equal((await loadDaemonConfig({ config: file('full.json'), rosterSync: true })).rosterSync, true, 'the flag wins')
   })
 
   it('flags override the config file; flag paths resolve against the working directory', async () => {
