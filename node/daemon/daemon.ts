@@ -145,6 +145,7 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
   const onEarlyStop = (signal: NodeJS.Signals): void => {
     if (early !== undefined) process.exit(1)
     early = signal
+    stderr.write(`fedgate: ${signal} received while starting; stopping once started\n`)
   }
   process.on('SIGTERM', onEarlyStop)
   process.on('SIGINT', onEarlyStop)
@@ -172,7 +173,6 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
         stderr.write(`fedgate: stop did not finish within ${FORCE_EXIT_MS} ms, exiting\n`)
         process.exit(1)
       }, FORCE_EXIT_MS)
-      force.unref()
       void daemon.stop().then(() => null, (err: unknown) => err).then(err => {
         clearTimeout(force)
         state = 'stopped'
