@@ -101,6 +101,8 @@ interface AdmittedConnection {
   peer: AdmittedPeer
   timer?: NodeJS.Timeout
   closing?: ReasonCode
+  /** Who is closing: this node (a refusal of the peer) or the peer (its bye told us why). */
+  closingBy?: 'local' | 'remote'
   rosterChangeAt?: number
 }
 
@@ -345,7 +347,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     const entry = this.admitted.get(connection.id)
     if (entry === undefined) return 'no-credential'
     // A connection being closed (its bye in flight) opens nothing more.
-    if (entry.closing !== undefined) return entry.closing
+    if (entry.closing !== undefined) return entry.closingBy === 'local' ? entry.closing : 'connection-closed'
     if (INTERNAL_PROTOCOLS.has(protocol)) return null
     return protocolAllows(this.roster.policy, protocol, entry.peer.roles) ? null : 'protocol-not-allowed'
   }
@@ -444,6 +446,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     if (entry !== undefined) {
       if (entry.closing !== undefined) return
       entry.closing = code
+      entry.closingBy = 'local'
       entry.rosterChangeAt = rosterChangeAt
       this.metrics.disconnects.inc({ reason: code })
       this.refusalLog.push({ code, by: 'local', stage: 'live', direction: connection.direction, peerId: entry.peer.peerId, memberId: entry.peer.memberId, remoteAddr: entry.peer.remoteAddr, at: this.now() })
@@ -475,6 +478,7 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
       const entry = this.admitted.get(connection.id)
       if (verdict !== undefined && verdict !== 'ok' && entry !== undefined) {
         entry.closing = verdict
+        entry.closingBy = 'remote'
         this.refuse({ code: verdict, by: 'remote', stage: 'live', direction: connection.direction, peerId: entry.peer.peerId, memberId: entry.peer.memberId, remoteAddr: entry.peer.remoteAddr })
       }
       await lp.write(encodeHello({ verdict: 'ok' }), { signal })
@@ -497,6 +501,8 @@ export class FederationGate extends EventEmitter<FederationNodeEvents> {
     }
     const closing: Array<Promise<void>> = []
     for (const entry of this.admitted.values()) {
+      // A connection already being closed (by us, or by the peer's bye) is left to close.
+      if (entry.closing !== undefined) continue
       const code = this.recheck(entry.peer.credential, entry.peer.peerId, roster)
       if (code !== null) closing.push(this.disconnect(entry.connection, code, since))
       else this.enforceStreams(entry.connection)
