@@ -279,17 +279,22 @@ async function fedgateBench (dir: string, config: Config, keyType: NodeKeyType):
     fedgateNode(fed, dialerMembers[i % dialerMembers.length] ?? 'bench-dialers-0', keyType, store, false)))
   return {
     async op (loop, iteration) {
-      const connection = await dialerFor(dialers, config.concurrency, loop, iteration).dial(target)
-      try {
-        await echo(await connection.newStream(ECHO_PROTOCOL))
-      } finally {
-        await connection.close()
-      }
+      await connectEchoClose(dialerFor(dialers, config.concurrency, loop, iteration), target)
     },
     async stop () {
       await Promise.all([listener, ...dialers].map(async n => n.stop()))
       await store.close()
     }
+  }
+}
+
+/** One libp2p throughput op: a new connection, one echo stream, close. */
+async function connectEchoClose (dialer: { dial (target: Multiaddr): Promise<Connection> }, target: Multiaddr): Promise<void> {
+  const connection = await dialer.dial(target)
+  try {
+    await echo(await connection.newStream(ECHO_PROTOCOL))
+  } finally {
+    await connection.close()
   }
 }
 
@@ -311,12 +316,7 @@ async function bareBench (config: Config, crypto?: ICryptoInterface): Promise<Be
   const dialers = await Promise.all(Array.from({ length: config.dialerPool }, async () => bareNode(false, crypto)))
   return {
     async op (loop, iteration) {
-      const connection: Connection = await dialerFor(dialers, config.concurrency, loop, iteration).dial(target)
-      try {
-        await echo(await connection.newStream(ECHO_PROTOCOL))
-      } finally {
-        await connection.close()
-      }
+      await connectEchoClose(dialerFor(dialers, config.concurrency, loop, iteration), target)
     },
     async stop () {
       await Promise.all([listener, ...dialers].map(async n => n.stop()))
