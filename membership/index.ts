@@ -1,28 +1,29 @@
 export { REASONS, REASON_CODES, CREDENTIAL_CHECK_ORDER, isReasonCode, reasonFix, type ReasonCode, type CredentialVerdict } from './reasons.ts'
 export { MalformedError, KeyFileError, RosterRefusedError, RosterEditError, CredentialIssueError, InvalidOptionError } from './errors.ts'
-export { parseDuration, formatDuration } from './duration.ts'
-export { isoTime } from './validate.ts'
+export { parseDuration, formatDuration, MAX_DURATION_MS } from './duration.ts'
+export { isoTime, obj, fields, str, int, type JsonObject } from './validate.ts'
+export { sha256, bytesToHex, hexToBytes, utf8, fromUtf8 } from './bytes.ts'
 export {
-  DOMAIN, canonicalBytes, fingerprint, signingMessage, signMessage, verifyNoble, verifyNative, verifySignature, toHighS,
-  type SignatureVerifier
+  DOMAIN, canonicalBytes, fingerprint, signingMessage, signMessage, verifyNoble, verifyNative, verifySignature, nativeVerifierWorks,
+  signatureBackend, toHighS, type SignatureVerifier
 } from './signing.ts'
 export {
-  generateSigningKey, signingKeyFromSecret, generateNodeKey, nodeKeyFromPrivateKey, encodeKeyFile, decodeKeyFile,
-  writeKeyFile, readKeyFile, KEY_FILE_MODE,
-  type SigningKey, type SigningKeyKind, type NodeKey, type NodeKeyType, type KeyFile, type KeyKind
+  generateSigningKey, signingKeyFromSecret, signingKeyDocument, signingKeyFromDocument, type SigningKey, type SigningKeyKind
 } from './keys.ts'
+export { peerIdKeyType, type NodeKeyType } from './peer-id.ts'
 export {
-  STANDARD_ROLES, DEFAULT_ACCEPTS, DEFAULT_LIMITS, acceptsPeer, protocolAllows, type Policy, type Limits
+  STANDARD_ROLES, DEFAULT_ACCEPTS, DEFAULT_LIMITS, LIMIT_BOUNDS, DURATION_BOUNDS, acceptsPeer, protocolAllows, type Policy, type Limits
 } from './policy.ts'
 export {
-  Roster, acceptRoster, countSignatures, initRoster, addMember, removeMember, revoke, allowProtocol, setPolicy, setAdmins,
-  signRoster, diffRosters, MAX_ROSTER_BYTES, MAX_MEMBERS,
-  type Member, type Revocation, type AdminSet, type RosterSignature, type RosterDocument, type RosterDiff,
-  type MemberChange, type PolicyChange, type InitRosterOptions
+  Roster, acceptRoster, countSignatures, adminSetFingerprint, MAX_ROSTER_BYTES, MAX_MEMBERS,
+  type Member, type Revocation, type AdminSet, type RosterSignature, type RosterDocument
 } from './roster.ts'
 export {
-  Credential, CredentialVerifier, issueCredential, verifyCredential, checkCredential, isRevoked,
-  MAX_CREDENTIAL_BYTES, DEFAULT_CREDENTIAL_TTL_MS,
-  type CredentialDocument, type IssueCredentialOptions, type CredentialVerifierInit
+  initRoster, addMember, removeMember, revoke, allowProtocol, setPolicy, setAdmins, signRoster, type InitRosterOptions
+} from './roster-edit.ts'
+export { diffRosters, type RosterDiff, type MemberChange, type PolicyChange } from './roster-diff.ts'
+export {
+  Credential, issueCredential, MAX_CREDENTIAL_BYTES, DEFAULT_CREDENTIAL_TTL_MS, CREDENTIAL_VERSION,
+  type CredentialDocument, type IssueCredentialOptions
 } from './credential.ts'
-export { RosterStore, type RosterStoreInit, type RosterUpdate, type RosterRefusal, type StoreLogger } from './store.ts'
+export { CredentialVerifier, verifyCredential, checkCredential, isRevoked, type CredentialVerifierInit } from './credential-verify.ts'

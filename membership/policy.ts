@@ -16,7 +16,7 @@ export const DEFAULT_ACCEPTS: Readonly<Record<string, readonly string[]>> = {
 export const DEFAULT_CREDENTIAL_MAX_TTL = '7d'
 export const DEFAULT_CLOCK_SKEW = '60s'
 
-/** Federation-wide connection limits (roster `policy.limits`); each has a default. */
+/** Federation-wide connection limits (roster `policy.limits`); each has a default and bounds. */
 export interface Limits {
   /** Connections one member may hold on a node when the member sets no maxConnections. @default 8 */
   readonly maxConnectionsPerMember: number
@@ -24,19 +24,45 @@ export interface Limits {
   readonly maxInboundConnections: number
   /** @default 64 */
   readonly maxOutboundConnections: number
-  /** Handshakes in progress at once; more are refused at TCP accept. @default 64 */
+  /** Inbound handshakes in progress at once, node-wide. @default 64 */
   readonly maxPendingHandshakes: number
+  /** Inbound handshakes in progress at once from one IP address. @default 8 */
+  readonly maxPendingHandshakesPerIp: number
+  /** A new inbound connection must choose its encryption protocol within this. @default 3s */
+  readonly firstBytesTimeoutMs: number
   /** Noise plus membership exchange must finish within this. @default 10s */
   readonly handshakeTimeoutMs: number
 }
 
-export const DEFAULT_LIMITS: Limits = {
+export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxConnectionsPerMember: 8,
   maxInboundConnections: 256,
   maxOutboundConnections: 64,
   maxPendingHandshakes: 64,
+  maxPendingHandshakesPerIp: 8,
+  firstBytesTimeoutMs: 3_000,
   handshakeTimeoutMs: 10_000
-}
+})
+
+/**
+ * The range each limit may take in a signed roster. A roster outside them is refused as malformed:
+ * a zero handshake deadline or a 25-day one (past what a timer can hold) would break every handshake.
+ */
+export const LIMIT_BOUNDS = {
+  maxConnectionsPerMember: { min: 1, max: 65_536 },
+  maxInboundConnections: { min: 1, max: 65_536 },
+  maxOutboundConnections: { min: 1, max: 65_536 },
+  maxPendingHandshakes: { min: 1, max: 65_536 },
+  maxPendingHandshakesPerIp: { min: 1, max: 65_536 },
+  firstBytesTimeout: { min: 100, max: 60_000 },
+  handshakeTimeout: { min: 100, max: 300_000 }
+} as const
+
+/** Bounds of the policy's durations, in ms. */
+export const DURATION_BOUNDS = {
+  credentialMaxTtl: { min: 60_000, max: 366 * 86_400_000 },
+  clockSkew: { min: 0, max: 86_400_000 }
+} as const
 
 /** The roster policy with defaults applied and durations in milliseconds. */
 export interface Policy {
@@ -50,17 +76,18 @@ export interface Policy {
 }
 
 const MAX_PROTOCOLS = 1024
+const POLICY_FIELDS = ['protocols', 'accepts', 'credentialMaxTtl', 'clockSkew', 'limits'] as const
+const LIMIT_FIELDS = ['maxConnectionsPerMember', 'maxInboundConnections', 'maxOutboundConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerIp', 'firstBytesTimeout', 'handshakeTimeout'] as const
 
 /** Parses roster `policy`, checking every role it names is declared in the roster. */
 export function parsePolicy (value: unknown, path: string, roles: ReadonlySet<string>): Policy {
   const doc = obj(value, path)
-  fields(doc, path, [], ['protocols', 'accepts', 'credentialMaxTtl', 'clockSkew', 'limits'])
+  fields(doc, path, [], POLICY_FIELDS)
   const roleList = (v: unknown, p: string): ReadonlySet<string> => new Set(strSet(v, p, 64, (r, rp) => knownRole(r, rp, roles)))
 
   const protocols = new Map<string, ReadonlySet<string>>()
   if (doc.protocols !== undefined) {
-    const table = obj(doc.protocols, `${path}.protocols`)
-    const entries = Object.entries(table)
+    const entries = Object.entries(obj(doc.protocols, `${path}.protocols`))
     if (entries.length > MAX_PROTOCOLS) throw new MalformedError(`${path}.protocols`, `at most ${MAX_PROTOCOLS} protocols`)
     for (const [protocol, list] of entries) {
       const p = `${path}.protocols[${JSON.stringify(protocol)}]`
@@ -76,25 +103,28 @@ export function parsePolicy (value: unknown, path: string, roles: ReadonlySet<st
       accepts.set(role, roleList(list, p))
     }
   }
-  const credentialMaxTtlMs = parseDuration(doc.credentialMaxTtl === undefined ? DEFAULT_CREDENTIAL_MAX_TTL : doc.credentialMaxTtl, `${path}.credentialMaxTtl`)
-  const clockSkewMs = parseDuration(doc.clockSkew === undefined ? DEFAULT_CLOCK_SKEW : doc.clockSkew, `${path}.clockSkew`)
-  if (credentialMaxTtlMs <= 0) throw new MalformedError(`${path}.credentialMaxTtl`, 'must be positive')
+  const credentialMaxTtlMs = parseDuration(doc.credentialMaxTtl === undefined ? DEFAULT_CREDENTIAL_MAX_TTL : doc.credentialMaxTtl, `${path}.credentialMaxTtl`, DURATION_BOUNDS.credentialMaxTtl)
+  const clockSkewMs = parseDuration(doc.clockSkew === undefined ? DEFAULT_CLOCK_SKEW : doc.clockSkew, `${path}.clockSkew`, DURATION_BOUNDS.clockSkew)
   const limits = doc.limits === undefined ? DEFAULT_LIMITS : parseLimits(doc.limits, `${path}.limits`)
-  return { protocols, accepts, credentialMaxTtlMs, clockSkewMs, limits }
+  return Object.freeze({ protocols, accepts, credentialMaxTtlMs, clockSkewMs, limits })
 }
 
 function parseLimits (value: unknown, path: string): Limits {
   const doc: JsonObject = obj(value, path)
-  fields(doc, path, [], ['maxConnectionsPerMember', 'maxInboundConnections', 'maxOutboundConnections', 'maxPendingHandshakes', 'handshakeTimeout'])
-  const n = (key: keyof Limits & string, max: number): number =>
-    doc[key] === undefined ? DEFAULT_LIMITS[key] : int(doc[key], `${path}.${key}`, 1, max)
-  return {
-    maxConnectionsPerMember: n('maxConnectionsPerMember', 65_536),
-    maxInboundConnections: n('maxInboundConnections', 65_536),
-    maxOutboundConnections: n('maxOutboundConnections', 65_536),
-    maxPendingHandshakes: n('maxPendingHandshakes', 65_536),
-    handshakeTimeoutMs: doc.handshakeTimeout === undefined ? DEFAULT_LIMITS.handshakeTimeoutMs : parseDuration(doc.handshakeTimeout, `${path}.handshakeTimeout`)
-  }
+  fields(doc, path, [], LIMIT_FIELDS)
+  const n = (key: keyof typeof LIMIT_BOUNDS & keyof Limits): number =>
+    doc[key] === undefined ? DEFAULT_LIMITS[key] : int(doc[key], `${path}.${key}`, LIMIT_BOUNDS[key].min, LIMIT_BOUNDS[key].max)
+  const ms = (key: 'firstBytesTimeout' | 'handshakeTimeout'): number =>
+    doc[key] === undefined ? DEFAULT_LIMITS[`${key}Ms`] : parseDuration(doc[key], `${path}.${key}`, LIMIT_BOUNDS[key])
+  return Object.freeze({
+    maxConnectionsPerMember: n('maxConnectionsPerMember'),
+    maxInboundConnections: n('maxInboundConnections'),
+    maxOutboundConnections: n('maxOutboundConnections'),
+    maxPendingHandshakes: n('maxPendingHandshakes'),
+    maxPendingHandshakesPerIp: n('maxPendingHandshakesPerIp'),
+    firstBytesTimeoutMs: ms('firstBytesTimeout'),
+    handshakeTimeoutMs: ms('handshakeTimeout')
+  })
 }
 
 function knownRole (value: unknown, path: string, roles: ReadonlySet<string>): string {

@@ -89,10 +89,15 @@ export const REASONS = {
     meaning: 'the node holds its maximum number of inbound or outbound connections',
     fix: 'raise policy.limits in the roster, or connect to another node'
   },
-  'banned': {
+  'rate-limited': {
     stage: 'accept',
-    meaning: 'the remote address is temporarily banned after repeated failed handshakes',
-    fix: 'wait for the ban to lapse and fix the cause of the earlier failures'
+    meaning: 'the remote address holds too many unfinished handshakes, or did not start its handshake in time',
+    fix: 'none needed for a member: it is admitted on its next dial; many from one address point at a flood or a broken client'
+  },
+  'banned': {
+    stage: 'handshake',
+    meaning: 'the remote address is temporarily banned after repeated refusals that prove its peers are not members; its plain-Noise dialers are turned away before any Noise work',
+    fix: 'none needed for a member: fedgate dialers from a banned address are still admitted; otherwise wait for the ban to lapse and stop the failing peers'
   },
   'roster-stale': {
     stage: 'roster',
@@ -104,10 +109,25 @@ export const REASONS = {
     meaning: 'fewer valid admin signatures than the admin threshold of the accepted epoch',
     fix: 'collect more signatures with fedgate roster sign --key ADMIN_KEY'
   },
+  'untrusted-root': {
+    stage: 'roster',
+    meaning: 'the roster chain does not start at the trust root pinned in the node config',
+    fix: 'give the node a roster that chains to the pinned root, or correct trustRoot in the config (fedgate roster show prints both fingerprints)'
+  },
   'storage-error': {
     stage: 'roster',
     meaning: 'the node could not store an accepted roster epoch in its data directory',
     fix: 'check free disk space and the permissions of the data directory; the last stored epoch stays in force'
+  },
+  'unreadable': {
+    stage: 'roster',
+    meaning: 'a roster or credential file could not be read (missing, a folder, no permission)',
+    fix: 'check the path and the file permissions; the accepted roster and credential stay in force'
+  },
+  'member-mismatch': {
+    stage: 'live',
+    meaning: 'a renewed credential names another member than the one admitted, or widens its roles past what admission allowed',
+    fix: 'renew a node with a credential of its own member; a node that changes member must reconnect'
   },
   'connection-closed': {
     stage: 'live',

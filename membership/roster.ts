@@ -1,9 +1,10 @@
-import { MalformedError, RosterEditError, RosterRefusedError } from './errors.ts'
-import { DEFAULT_ACCEPTS, DEFAULT_CLOCK_SKEW, DEFAULT_CREDENTIAL_MAX_TTL, parsePolicy, STANDARD_ROLES, type Policy } from './policy.ts'
-import { fingerprint, signingMessage, signMessage, verifySignature, type SignatureVerifier } from './signing.ts'
-import type { SigningKey } from './keys.ts'
+import { sha256, bytesToHex, utf8Length } from './bytes.ts'
+import { MalformedError, RosterRefusedError } from './errors.ts'
+import { deepFreeze } from './freeze.ts'
+import { parsePolicy, type Policy } from './policy.ts'
+import { canonicalBytes, fingerprint, signingMessage, verifySignature, type SignatureVerifier } from './signing.ts'
 import {
-  arr, fields, int, isoTime, obj, secp256k1PublicKeyHex, str, strSet, timestamp,
+  arr, fields, int, obj, secp256k1PublicKeyHex, str, strSet, timestamp,
   HEX_SHA256, HEX_SIG, ID, PEER_ID, ROLE, type JsonObject
 } from './validate.ts'
 
@@ -45,8 +46,9 @@ export interface RosterDocument {
   readonly signatures: readonly RosterSignature[]
 }
 
-export const MAX_ROSTER_BYTES = 256 * 1024 * 1024
-export const MAX_MEMBERS = 1_000_000
+/** The largest roster accepted from any source (file, publish, a peer): about 200k members. */
+export const MAX_ROSTER_BYTES = 64 * 1024 * 1024
+export const MAX_MEMBERS = 200_000
 export const MAX_ADMINS = 64
 const MAX_ADDRS = 16
 const ROSTER_FIELDS = ['federation', 'epoch', 'issuedAt', 'roles', 'admins', 'members', 'revoked', 'policy', 'signatures'] as const
@@ -54,8 +56,9 @@ const MEMBER_FIELDS = ['id', 'roles', 'key'] as const
 const MEMBER_OPTIONAL = ['org', 'addrs', 'maxConnections'] as const
 
 /**
- * An immutable, strictly validated roster epoch with its lookup indexes. Constructing one checks the
- * format only; whether its signatures are good enough is `acceptRoster`'s job.
+ * An immutable, strictly validated roster epoch with its lookup indexes. Its document is a deep-frozen
+ * copy of the input, so changing the input afterwards changes nothing here. Constructing one checks
+ * the format only; whether its signatures are good enough is `acceptRoster`'s job.
  */
 export class Roster {
   readonly document: RosterDocument
@@ -68,8 +71,8 @@ export class Roster {
   readonly revokedMembers: ReadonlySet<string>
   readonly revokedPeers: ReadonlySet<string>
   readonly revokedCredentials: ReadonlySet<string>
-  private cachedFingerprint?: string
-  private cachedMessage?: Uint8Array
+  #fingerprint?: string
+  #message?: Uint8Array
 
   private constructor (document: RosterDocument, policy: Policy, members: Map<string, Member>) {
     this.document = document
@@ -94,7 +97,7 @@ export class Roster {
 
   /** Parses roster JSON text, strictly. Throws MalformedError naming the JSON path. */
   static parse (text: string): Roster {
-    if (text.length > MAX_ROSTER_BYTES || Buffer.byteLength(text) > MAX_ROSTER_BYTES) {
+    if (text.length > MAX_ROSTER_BYTES || (text.length * 3 > MAX_ROSTER_BYTES && utf8Length(text) > MAX_ROSTER_BYTES)) {
       throw new MalformedError('$', `roster is larger than ${MAX_ROSTER_BYTES} bytes`)
     }
     let json: unknown
@@ -120,30 +123,30 @@ export class Roster {
     const admins = parseAdmins(doc.admins)
     const members = new Map<string, Member>()
     const memberKeys = new Map<string, string>()
-    const memberList = arr(doc.members, '$.members', MAX_MEMBERS)
-    for (let i = 0; i < memberList.length; i++) {
+    const memberList = arr(doc.members, '$.members', MAX_MEMBERS).map((value, i) => {
       const path = `$.members[${i}]`
-      const member = parseMember(memberList[i], path, roleSet)
+      const member = parseMember(value, path, roleSet)
       if (members.has(member.id)) throw new MalformedError(`${path}.id`, `duplicate member id ${JSON.stringify(member.id)}`)
       const other = memberKeys.get(member.key)
       if (other !== undefined) throw new MalformedError(`${path}.key`, `key already used by member ${JSON.stringify(other)}; every member needs its own key`)
       members.set(member.id, member)
       memberKeys.set(member.key, member.id)
-    }
+      return member
+    })
     const revoked = parseRevocations(doc.revoked)
     const policy = parsePolicy(doc.policy, '$.policy', roleSet)
     const signatures = parseSignatures(doc.signatures)
-    const document: RosterDocument = {
+    const document: RosterDocument = Object.freeze({
       federation,
       epoch,
       issuedAt,
-      roles,
+      roles: Object.freeze(roles),
       admins,
-      members: memberList as Member[],
+      members: Object.freeze(memberList),
       revoked,
-      policy: doc.policy as JsonObject,
+      policy: deepFreeze(structuredClone(doc.policy as JsonObject)),
       signatures
-    }
+    })
     return new Roster(document, policy, members)
   }
 
@@ -158,17 +161,22 @@ export class Roster {
 
   /** Hex SHA-256 of the canonical signed roster. */
   get fingerprint (): string {
-    this.cachedFingerprint ??= fingerprint(this.document)
-    return this.cachedFingerprint
+    this.#fingerprint ??= fingerprint(this.document)
+    return this.#fingerprint
   }
 
   /** The 32-byte message admins sign: the roster without its signatures, domain-separated. */
   get signingMessage (): Uint8Array {
-    if (this.cachedMessage === undefined) {
+    if (this.#message === undefined) {
       const { signatures: _signatures, ...unsigned } = this.document
-      this.cachedMessage = signingMessage('roster', unsigned)
+      this.#message = signingMessage('roster', unsigned)
     }
-    return this.cachedMessage
+    return this.#message
+  }
+
+  /** A hash of the content admins sign: the same before and after signatures are added. */
+  get contentHash (): string {
+    return bytesToHex(this.signingMessage)
   }
 
   get signed (): boolean {
@@ -185,38 +193,46 @@ export class Roster {
   }
 }
 
+/** Hex SHA-256 of an admin set's canonical form: what an operator pins as the trust root. */
+export function adminSetFingerprint (admins: AdminSet): string {
+  return bytesToHex(sha256(canonicalBytes({ threshold: admins.threshold, keys: [...admins.keys].sort() })))
+}
+
 function parseAdmins (value: unknown): AdminSet {
   const doc = obj(value, '$.admins')
   fields(doc, '$.admins', ['threshold', 'keys'])
   const keys = strSet(doc.keys, '$.admins.keys', MAX_ADMINS, secp256k1PublicKeyHex)
   if (keys.length === 0) throw new MalformedError('$.admins.keys', 'at least one admin key is required')
   const threshold = int(doc.threshold, '$.admins.threshold', 1, keys.length)
-  return { threshold, keys }
+  return Object.freeze({ threshold, keys: Object.freeze(keys) })
 }
 
 function parseMember (value: unknown, path: string, roles: ReadonlySet<string>): Member {
   const doc = obj(value, path)
   fields(doc, path, MEMBER_FIELDS, MEMBER_OPTIONAL)
-  str(doc.id, `${path}.id`, { max: 64, pattern: ID, hint: 'letters, digits, dot, dash, underscore; at most 64' })
-  if (doc.org !== undefined) str(doc.org, `${path}.org`, { max: 64, pattern: ID })
-  const memberRoles = strSet(doc.roles, `${path}.roles`, 64, (v, p) => {
+  const id = str(doc.id, `${path}.id`, { max: 64, pattern: ID, hint: 'letters, digits, dot, dash, underscore; at most 64' })
+  // Fields in the order the file shows them: id, org, roles, key, addrs, maxConnections.
+  const member: { -readonly [K in keyof Member]: Member[K] } = doc.org === undefined
+    ? { id, roles: [], key: '' }
+    : { id, org: str(doc.org, `${path}.org`, { max: 64, pattern: ID }), roles: [], key: '' }
+  member.roles = Object.freeze(strSet(doc.roles, `${path}.roles`, 64, (v, p) => {
     const role = str(v, p, { max: 32 })
     if (!roles.has(role)) throw new MalformedError(p, `unknown role ${JSON.stringify(role)} (the roster declares: ${[...roles].join(', ')})`)
     return role
-  })
-  if (memberRoles.length === 0) throw new MalformedError(`${path}.roles`, 'a member needs at least one role')
-  secp256k1PublicKeyHex(doc.key, `${path}.key`)
+  }))
+  if (member.roles.length === 0) throw new MalformedError(`${path}.roles`, 'a member needs at least one role')
+  member.key = secp256k1PublicKeyHex(doc.key, `${path}.key`)
   if (doc.addrs !== undefined) {
-    strSet(doc.addrs, `${path}.addrs`, MAX_ADDRS, (v, p) => str(v, p, { max: 512, pattern: /^\/\S+$/, hint: 'a multiaddr such as /ip4/10.0.0.1/tcp/4001/p2p/12D3Koo...' }))
+    member.addrs = Object.freeze(strSet(doc.addrs, `${path}.addrs`, MAX_ADDRS, (v, p) => str(v, p, { max: 512, pattern: /^\/\S+$/, hint: 'a multiaddr such as /ip4/10.0.0.1/tcp/4001/p2p/12D3Koo...' })))
   }
-  if (doc.maxConnections !== undefined) int(doc.maxConnections, `${path}.maxConnections`, 1, 65_536)
-  return doc as unknown as Member
+  if (doc.maxConnections !== undefined) member.maxConnections = int(doc.maxConnections, `${path}.maxConnections`, 1, 65_536)
+  return Object.freeze(member)
 }
 
-function parseRevocations (value: unknown): Revocation[] {
+function parseRevocations (value: unknown): readonly Revocation[] {
   const list = arr(value, '$.revoked', MAX_MEMBERS)
   const seen = new Set<string>()
-  return list.map((entry, i) => {
+  return Object.freeze(list.map((entry, i) => {
     const path = `$.revoked[${i}]`
     const doc = obj(entry, path)
     const keys = Object.keys(doc)
@@ -230,14 +246,14 @@ function parseRevocations (value: unknown): Revocation[] {
     const key = JSON.stringify(revocation)
     if (seen.has(key)) throw new MalformedError(path, `duplicate revocation ${key}`)
     seen.add(key)
-    return revocation
-  })
+    return Object.freeze(revocation)
+  }))
 }
 
-function parseSignatures (value: unknown): RosterSignature[] {
+function parseSignatures (value: unknown): readonly RosterSignature[] {
   const list = arr(value, '$.signatures', MAX_ADMINS)
   const seen = new Set<string>()
-  return list.map((entry, i) => {
+  return Object.freeze(list.map((entry, i) => {
     const path = `$.signatures[${i}]`
     const doc = obj(entry, path)
     fields(doc, path, ['key', 'sig'])
@@ -245,8 +261,8 @@ function parseSignatures (value: unknown): RosterSignature[] {
     const sig = str(doc.sig, `${path}.sig`, { min: 128, max: 128, pattern: HEX_SIG, hint: 'a compact secp256k1 signature: 128 lowercase hex characters' })
     if (seen.has(key)) throw new MalformedError(`${path}.key`, 'a second signature by the same admin key')
     seen.add(key)
-    return { key, sig }
-  })
+    return Object.freeze({ key, sig })
+  }))
 }
 
 /** How many of `admins` validly signed `roster`, and which signatures are by others or are bad. */
@@ -287,181 +303,4 @@ export function acceptRoster (current: Roster | null, next: Roster, verify: Sign
     const extra = outsiders.length > 0 ? `; ${outsiders.length} signature(s) are by keys outside that admin set and do not count` : ''
     throw new RosterRefusedError('threshold-not-met', `epoch ${next.epoch} has ${valid.length} valid signature(s), ${whose} requires ${admins.threshold}${extra}`)
   }
-}
-
-export interface InitRosterOptions {
-  federation: string
-  admins: readonly string[]
-  threshold: number
-  roles?: readonly string[]
-  now?: number
-}
-
-/** A genesis roster (epoch 1, unsigned) with the default policy written out in full. */
-export function initRoster (opts: InitRosterOptions): Roster {
-  const roles = opts.roles ?? STANDARD_ROLES
-  const accepts: Record<string, string[]> = {}
-  for (const role of roles) {
-    const list = DEFAULT_ACCEPTS[role]
-    if (list !== undefined) accepts[role] = list.filter(r => roles.includes(r))
-  }
-  return Roster.fromJSON({
-    federation: opts.federation,
-    epoch: 1,
-    issuedAt: isoTime(opts.now ?? Date.now()),
-    roles,
-    admins: { threshold: opts.threshold, keys: opts.admins },
-    members: [],
-    revoked: [],
-    policy: { protocols: {}, accepts, credentialMaxTtl: DEFAULT_CREDENTIAL_MAX_TTL, clockSkew: DEFAULT_CLOCK_SKEW },
-    signatures: []
-  })
-}
-
-type Draft = { -readonly [K in keyof RosterDocument]: RosterDocument[K] }
-
-/**
- * Applies an edit. Editing a roster that carries signatures yields the next epoch, unsigned; editing
- * an unsigned draft keeps its epoch. Every edit re-validates the whole roster.
- */
-function edit (roster: Roster, now: number, change: (draft: Draft) => void): Roster {
-  const draft: Draft = structuredClone(roster.document) as Draft
-  if (roster.signed) draft.epoch = roster.epoch + 1
-  draft.signatures = []
-  draft.issuedAt = isoTime(now)
-  change(draft)
-  return Roster.fromJSON(draft)
-}
-
-export function addMember (roster: Roster, member: Member, now = Date.now()): Roster {
-  if (roster.members.has(member.id)) throw new RosterEditError(`member ${JSON.stringify(member.id)} is already in the roster; remove it first to change it`)
-  return edit(roster, now, d => { d.members = [...d.members, stripUndefined(member)] })
-}
-
-export function removeMember (roster: Roster, id: string, now = Date.now()): Roster {
-  if (!roster.members.has(id)) throw new RosterEditError(`no member ${JSON.stringify(id)} in the roster (members: ${[...roster.members.keys()].slice(0, 10).join(', ')})`)
-  return edit(roster, now, d => { d.members = d.members.filter(m => m.id !== id) })
-}
-
-export function revoke (roster: Roster, revocation: Revocation, now = Date.now()): Roster {
-  const key = JSON.stringify(revocation)
-  if (roster.document.revoked.some(r => JSON.stringify(r) === key)) throw new RosterEditError(`already revoked: ${key}`)
-  return edit(roster, now, d => { d.revoked = [...d.revoked, revocation] })
-}
-
-/** Sets the roles allowed to open `protocol` (replacing any earlier entry). */
-export function allowProtocol (roster: Roster, protocol: string, roles: readonly string[], now = Date.now()): Roster {
-  return edit(roster, now, d => {
-    const policy = structuredClone(d.policy)
-    const protocols = obj(policy.protocols ?? {}, '$.policy.protocols')
-    policy.protocols = { ...protocols, [protocol]: [...roles] }
-    d.policy = policy
-  })
-}
-
-/** Sets the roster policy field `key` (e.g. accepts, credentialMaxTtl) to `value`. */
-export function setPolicy (roster: Roster, key: string, value: unknown, now = Date.now()): Roster {
-  return edit(roster, now, d => { d.policy = { ...d.policy, [key]: value } })
-}
-
-/** Replaces the admin set: the current admins sign the epoch that names their successors. */
-export function setAdmins (roster: Roster, admins: AdminSet, now = Date.now()): Roster {
-  return edit(roster, now, d => { d.admins = admins })
-}
-
-/** Adds one admin signature. The roster content, and so its epoch, is unchanged. */
-export function signRoster (roster: Roster, admin: SigningKey): Roster {
-  if (admin.kind !== 'admin') throw new RosterEditError(`a roster is signed with an admin key, not a ${admin.kind} key`)
-  if (roster.document.signatures.some(s => s.key === admin.publicKey)) throw new RosterEditError(`admin ${admin.publicKey} already signed epoch ${roster.epoch}`)
-  const sig = signMessage(roster.signingMessage, admin.secretKey)
-  return Roster.fromJSON({ ...roster.document, signatures: [...roster.document.signatures, { key: admin.publicKey, sig }] })
-}
-
-export interface MemberChange {
-  readonly id: string
-  readonly fields: readonly string[]
-  readonly before: Member
-  readonly after: Member
-}
-
-export interface PolicyChange {
-  readonly path: string
-  readonly before: unknown
-  readonly after: unknown
-}
-
-export interface RosterDiff {
-  readonly federation: string
-  readonly fromEpoch: number
-  readonly toEpoch: number
-  readonly added: readonly Member[]
-  readonly removed: readonly Member[]
-  readonly changed: readonly MemberChange[]
-  readonly revoked: readonly Revocation[]
-  readonly unrevoked: readonly Revocation[]
-  readonly policy: readonly PolicyChange[]
-  readonly admins: { readonly before: AdminSet, readonly after: AdminSet } | null
-  /** Members whose connections the new epoch drops or narrows: removed, revoked, or losing roles. */
-  readonly drops: readonly string[]
-}
-
-/** What changes from `before` to `after`, and whom it drops. */
-export function diffRosters (before: Roster, after: Roster): RosterDiff {
-  const added: Member[] = []
-  const removed: Member[] = []
-  const changed: MemberChange[] = []
-  const drops = new Set<string>()
-  for (const [id, m] of after.members) {
-    const old = before.members.get(id)
-    if (old === undefined) { added.push(m); continue }
-    const keys = new Set([...Object.keys(old), ...Object.keys(m)]) as Set<keyof Member>
-    const diff = [...keys].filter(k => JSON.stringify(old[k]) !== JSON.stringify(m[k]))
-    if (diff.length > 0) changed.push({ id, fields: diff, before: old, after: m })
-    if (diff.includes('key') || old.roles.some(r => !m.roles.includes(r))) drops.add(id)
-  }
-  for (const [id, m] of before.members) {
-    if (!after.members.has(id)) { removed.push(m); drops.add(id) }
-  }
-  const beforeRevoked = new Set(before.document.revoked.map(r => JSON.stringify(r)))
-  const afterRevoked = new Set(after.document.revoked.map(r => JSON.stringify(r)))
-  const revoked = after.document.revoked.filter(r => !beforeRevoked.has(JSON.stringify(r)))
-  const unrevoked = before.document.revoked.filter(r => !afterRevoked.has(JSON.stringify(r)))
-  for (const r of revoked) if ('member' in r && before.members.has(r.member)) drops.add(r.member)
-  const policy: PolicyChange[] = []
-  const pb = before.document.policy
-  const pa = after.document.policy
-  for (const key of new Set([...Object.keys(pb), ...Object.keys(pa)])) {
-    const b = pb[key]
-    const a = pa[key]
-    if (JSON.stringify(b) === JSON.stringify(a)) continue
-    if (isRecord(b) && isRecord(a)) {
-      for (const sub of new Set([...Object.keys(b), ...Object.keys(a)])) {
-        if (JSON.stringify(b[sub]) !== JSON.stringify(a[sub])) policy.push({ path: `policy.${key}[${JSON.stringify(sub)}]`, before: b[sub], after: a[sub] })
-      }
-    } else {
-      policy.push({ path: `policy.${key}`, before: b, after: a })
-    }
-  }
-  const adminsChanged = JSON.stringify(before.document.admins) !== JSON.stringify(after.document.admins)
-  return {
-    federation: after.federation,
-    fromEpoch: before.epoch,
-    toEpoch: after.epoch,
-    added,
-    removed,
-    changed,
-    revoked,
-    unrevoked,
-    policy,
-    admins: adminsChanged ? { before: before.document.admins, after: after.document.admins } : null,
-    drops: [...drops].sort()
-  }
-}
-
-function isRecord (v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
-
-function stripUndefined<T extends object> (value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
 }

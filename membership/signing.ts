@@ -1,13 +1,7 @@
-import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import canonicalize from 'canonicalize'
-import * as secp from '@noble/secp256k1'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { hmac } from '@noble/hashes/hmac.js'
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { bytesToHex, hexToBytes, nodeCrypto, sha256, utf8 } from './bytes.ts'
 import { MalformedError } from './errors.ts'
-
-secp.hashes.sha256 = sha256
-secp.hashes.hmacSha256 = (key, msg) => hmac(sha256, key, msg)
 
 /** Domain-separation prefixes: a signature over one object type never verifies as another. */
 export const DOMAIN = {
@@ -19,19 +13,18 @@ export type Domain = keyof typeof DOMAIN
 
 const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 const HALF_ORDER = CURVE_ORDER >> 1n
+const SEPARATOR = new Uint8Array([0])
 
 /** RFC 8785 canonical JSON, as UTF-8 bytes. */
 export function canonicalBytes (value: unknown): Uint8Array {
   const text = canonicalize(value)
-  if (text === undefined) {
-    throw new MalformedError('$', 'value cannot be canonicalized')
-  }
-  return Buffer.from(text, 'utf8')
+  if (text === undefined) throw new MalformedError('$', 'value cannot be canonicalized')
+  return utf8(text)
 }
 
 /** Hex SHA-256 of the canonical form of a signed object. */
 export function fingerprint (signedObject: unknown): string {
-  return createHash('sha256').update(canonicalBytes(signedObject)).digest('hex')
+  return bytesToHex(sha256(canonicalBytes(signedObject)))
 }
 
 /**
@@ -40,26 +33,24 @@ export function fingerprint (signedObject: unknown): string {
  * the same short input whatever the size of the object.
  */
 export function signingMessage (domain: Domain, unsignedObject: unknown): Uint8Array {
-  return createHash('sha256')
-    .update(DOMAIN[domain])
-    .update(new Uint8Array([0]))
-    .update(canonicalBytes(unsignedObject))
-    .digest()
+  return sha256(utf8(DOMAIN[domain]), SEPARATOR, canonicalBytes(unsignedObject))
 }
 
 /** Signs with a secp256k1 secret key: compact 64-byte low-S signature, as hex. */
 export function signMessage (message: Uint8Array, secretKey: Uint8Array): string {
-  return bytesToHex(secp.sign(message, secretKey, { lowS: true, prehash: true }))
+  return bytesToHex(secp256k1.sign(message, secretKey, { prehash: true, lowS: true }))
 }
 
-/** Verifies with @noble/secp256k1. High-S and malformed signatures are rejected. */
+/** Verifies with @noble/curves (pure JavaScript). High-S and malformed signatures are rejected. */
 export function verifyNoble (message: Uint8Array, signatureHex: string, publicKeyHex: string): boolean {
   try {
-    return secp.verify(hexToBytes(signatureHex), message, hexToBytes(publicKeyHex), { lowS: true, prehash: true })
+    return secp256k1.verify(hexToBytes(signatureHex), message, hexToBytes(publicKeyHex), { prehash: true, lowS: true })
   } catch {
     return false
   }
 }
+
+type KeyObject = import('node:crypto').KeyObject
 
 const keyObjects = new Map<string, KeyObject | null>()
 const KEY_OBJECT_CACHE_MAX = 4096
@@ -69,15 +60,11 @@ function keyObject (publicKeyHex: string): KeyObject | null {
   let key = keyObjects.get(publicKeyHex)
   if (key !== undefined) return key
   try {
-    const point = secp.Point.fromBytes(hexToBytes(publicKeyHex)).toBytes(false)
-    key = createPublicKey({
+    if (nodeCrypto === undefined) throw new Error('no native crypto')
+    const point = secp256k1.Point.fromBytes(hexToBytes(publicKeyHex)).toBytes(false)
+    key = nodeCrypto.createPublicKey({
       format: 'jwk',
-      key: {
-        kty: 'EC',
-        crv: 'secp256k1',
-        x: Buffer.from(point.subarray(1, 33)).toString('base64url'),
-        y: Buffer.from(point.subarray(33, 65)).toString('base64url')
-      }
+      key: { kty: 'EC', crv: 'secp256k1', x: base64url(point.subarray(1, 33)), y: base64url(point.subarray(33, 65)) }
     })
   } catch {
     key = null
@@ -87,18 +74,23 @@ function keyObject (publicKeyHex: string): KeyObject | null {
   return key
 }
 
-/** Verifies with Node's native crypto (OpenSSL), enforcing low-S like noble does. */
+function base64url (bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+}
+
+/**
+ * Verifies with Node's native crypto (OpenSSL), enforcing low-S like noble does. Always false where
+ * Node's crypto or its secp256k1 support is missing: use `verifySignature`, which checks that first.
+ */
 export function verifyNative (message: Uint8Array, signatureHex: string, publicKeyHex: string): boolean {
-  if (signatureHex.length !== 128) return false
-  const sig = Buffer.from(signatureHex, 'hex')
-  if (sig.length !== 64) return false
+  if (nodeCrypto === undefined || signatureHex.length !== 128 || !/^[0-9a-f]+$/i.test(signatureHex)) return false
   const r = BigInt('0x' + signatureHex.slice(0, 64))
   const s = BigInt('0x' + signatureHex.slice(64))
   if (r === 0n || s === 0n || r >= CURVE_ORDER || s > HALF_ORDER) return false
   const key = keyObject(publicKeyHex)
   if (key === null) return false
   try {
-    return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, sig)
+    return nodeCrypto.verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, hexToBytes(signatureHex))
   } catch {
     return false
   }
@@ -106,8 +98,40 @@ export function verifyNative (message: Uint8Array, signatureHex: string, publicK
 
 export type SignatureVerifier = (message: Uint8Array, signatureHex: string, publicKeyHex: string) => boolean
 
-/** The verifier on the hot path: native OpenSSL, measured faster than noble (scripts/bench-membership.ts). */
-export const verifySignature: SignatureVerifier = verifyNative
+/**
+ * A known-answer test of the native verifier: a fixed key and message, one good signature and two
+ * bad ones (tampered message, high-S twin). It fails on a Node whose OpenSSL lacks secp256k1.
+ */
+export function nativeVerifierWorks (): boolean {
+  const secretKey = hexToBytes('c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721')
+  const publicKey = bytesToHex(secp256k1.getPublicKey(secretKey, true))
+  const message = sha256(utf8('fedgate native verifier self-test'))
+  const good = signMessage(message, secretKey)
+  const tampered = sha256(utf8('fedgate native verifier self-test, tampered'))
+  return verifyNative(message, good, publicKey) &&
+    !verifyNative(tampered, good, publicKey) &&
+    !verifyNative(message, toHighS(good), publicKey)
+}
+
+interface Backend { readonly verify: SignatureVerifier, readonly name: 'native' | 'noble' }
+
+let chosen: Backend | undefined
+
+function backend (): Backend {
+  chosen ??= nativeVerifierWorks() ? { verify: verifyNative, name: 'native' } : { verify: verifyNoble, name: 'noble' }
+  return chosen
+}
+
+/** Which verifier `verifySignature` uses: native OpenSSL when its self-test passes, else noble. */
+export function signatureBackend (): 'native' | 'noble' {
+  return backend().name
+}
+
+/**
+ * The verifier on the hot path: native OpenSSL (about 5x noble, scripts/bench-membership.ts) after a
+ * known-answer self-test on first use, noble when that test fails.
+ */
+export const verifySignature: SignatureVerifier = (message, signatureHex, publicKeyHex) => backend().verify(message, signatureHex, publicKeyHex)
 
 /** Flips a low-S signature to its high-S twin: only for tests of malleability rejection. */
 export function toHighS (signatureHex: string): string {

@@ -1,45 +1,39 @@
-import { readFile } from 'node:fs/promises'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
-import {
-  Credential, readKeyFile, RosterStore, type NodeKey, type ReasonCode, type Roster, type StoreLogger
-} from '../membership/index.ts'
-import type { BanPolicy } from './bans.ts'
-import { membershipEncrypter, outsiderEncrypter } from './encrypter.ts'
-import { nodeNoiseCrypto } from './noise-crypto.ts'
-import { FederationGate, streamGuard } from './gate.ts'
-import { federationGater } from './gater.ts'
+import { CredentialVerifier, type Credential, type ReasonCode, type Roster } from '../membership/index.ts'
+import { logEvent } from './events.ts'
+import { CredentialFileError, readCredentialFile, watchCredentialFile } from './files/credential-file.ts'
+import { readKeyFile } from './files/key-file.ts'
+import { RosterStore, type StoreLogger, type TrustRoot } from './files/roster-store.ts'
+import type { FileWatch } from './files/watch.ts'
+import { FederationGate } from './gate/gate.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
+import type { BanPolicy } from './net/bans.ts'
+import type { NodeKey } from './node-key.ts'
+import { RosterSync } from './sync/roster-sync.ts'
 import type { AdmittedPeer, FederationNodeView, FederationStreamHandler, Refusal } from './types.ts'
+import { withFederation, type WithFederationInit } from './with-federation.ts'
 
-export interface FederationNodeInit {
+export interface FederationNodeInit extends WithFederationInit {
   /** The node key, or the path of its key file (mode 0600). */
   key: NodeKey | string
   /** The credential, or the path of its file; a path is watched and renewals are pushed to peers. */
   credential: Credential | string
   /** An opened roster store, or where to open one. */
-  roster: RosterStore | { dataDir: string, rosterFile?: string }
+  roster: RosterStore | { dataDir: string, rosterFile?: string, trustRoot?: TrustRoot }
   /** Multiaddrs to listen on. @default [] */
   listen?: string[]
   log?: Logger
   metrics?: FedgateMetrics
   /** Include libp2p's own metrics in `metrics.registry`. @default true */
   libp2pMetrics?: boolean
-  /** Repeated handshake failures from one IP earn growing bans; `false` turns them off. */
+  /** Repeated refusals that prove an IP's peers are not members earn growing bans; `false` turns them off. */
   bans?: Partial<BanPolicy> | false
-  /**
-   * Complete Noise with peers that speak plain libp2p Noise but not fedgate, so they are refused
-   * with `no-credential`, logged with their PeerId, counted and banned. `false` leaves them to fail
-   * protocol negotiation unrecorded. @default true
-   */
-  recordOutsiders?: boolean
-  /** Inbound connections per second accepted from one IP before libp2p drops them. @default 64 */
-  inboundConnectionThreshold?: number
   /** Extra libp2p options merged over fedgate's (not transports, encrypters, muxers or gater). */
   libp2p?: Pick<Libp2pOptions, 'connectionManager' | 'connectionMonitor' | 'services'>
   /** @default Date.now */
@@ -59,16 +53,20 @@ export class FederationNode implements FederationNodeView {
   readonly store: RosterStore
   readonly log: Logger
   readonly metrics: FedgateMetrics
+  readonly credentialFile: string | undefined
   private readonly ownsStore: boolean
+  private readonly credentialWatch: FileWatch | undefined
   private stopped = false
 
-  constructor (libp2p: Libp2p, gate: FederationGate, ownsStore: boolean) {
+  constructor (libp2p: Libp2p, gate: FederationGate, opts: { ownsStore: boolean, credentialFile?: string, credentialWatch?: FileWatch }) {
     this.libp2p = libp2p
     this.gate = gate
     this.store = gate.store
     this.log = gate.log
     this.metrics = gate.metrics
-    this.ownsStore = ownsStore
+    this.ownsStore = opts.ownsStore
+    this.credentialFile = opts.credentialFile
+    this.credentialWatch = opts.credentialWatch
   }
 
   get peerId (): string { return this.gate.peerId }
@@ -83,7 +81,15 @@ export class FederationNode implements FederationNodeView {
 
   /** Registers a chain protocol handler; only peers whose roles the roster allows on it reach it. */
   async handle (protocol: string, handler: FederationStreamHandler): Promise<void> {
-    await this.libp2p.handle(protocol, this.gate.withPeer(handler))
+    await this.libp2p.handle(protocol, async (stream, connection) => {
+      const peer = this.gate.peerOf(connection)
+      // The guard lets only admitted peers through; a connection that closed meanwhile is dropped.
+      if (peer === undefined) {
+        stream.abort(new Error('fedgate: connection-closed'))
+        return
+      }
+      await handler(stream, connection, peer)
+    })
   }
 
   async dial (addr: string | Multiaddr): Promise<Connection> {
@@ -97,24 +103,24 @@ export class FederationNode implements FederationNodeView {
   /** Re-reads the roster and credential files (SIGHUP). */
   async reload (): Promise<void> {
     if (this.store.rosterFile !== undefined) await this.store.applyFile()
-    await this.gate.reloadCredential()
+    if (this.credentialFile !== undefined) await renewFromFile(this.gate, this.credentialFile)
   }
 
-  /** Tells every peer why, closes every connection, stops libp2p and the roster watch. */
-  async stop (code: ReasonCode = 'shutdown'): Promise<void> {
+  /** Tells every peer why (`shutdown`), closes every connection, stops libp2p and the file watches. */
+  async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    await this.gate.shutdown(code)
+    this.credentialWatch?.close()
     await this.libp2p.stop()
     if (this.ownsStore) await this.store.close()
-    this.log.info({ event: 'stopped', reason: code }, 'fedgate node stopped')
+    logEvent(this.log, 'info', 'stopped', { reason: 'shutdown' }, 'fedgate node stopped')
   }
 }
 
 /**
  * Starts a fedgate node: loads the key, credential and roster, refuses to start if the node's own
  * credential does not verify under its roster (SelfCredentialError names the reason and the fix),
- * and starts libp2p with TCP, yamux, the membership encrypter, the gater and the stream guard.
+ * and starts libp2p with TCP, yamux and `withFederation(gate)`.
  */
 export async function createFederationNode (init: FederationNodeInit): Promise<FederationNode> {
   const log = init.log ?? silentLog()
@@ -129,72 +135,59 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
   const metrics = init.metrics ?? new FedgateMetrics()
   let gate: FederationGate
   try {
-    gate = new FederationGate({ nodeKey, credential, store, credentialFile, log, metrics, bans: init.bans, clock: init.clock, rosterSync: init.rosterSync })
+    gate = new FederationGate({
+      nodeKey,
+      credential,
+      store,
+      log,
+      metrics,
+      bans: init.bans,
+      clock: init.clock,
+      verifier: new CredentialVerifier(),
+      sync: init.rosterSync === false ? undefined : new RosterSync(store, log)
+    })
   } catch (err) {
     if (ownsStore) await store.close()
     throw err
   }
-  const limits = store.current.policy.limits
-  const libp2p = await createLibp2p({
-    privateKey: nodeKey.privateKey,
-    addresses: { listen: init.listen ?? [] },
-    transports: [tcp()],
-    connectionEncrypters: [
-      membershipEncrypter(gate, { noise: { crypto: nodeNoiseCrypto } }),
-      ...(init.recordOutsiders === false ? [] : [outsiderEncrypter(gate, { noise: { crypto: nodeNoiseCrypto } })])
-    ],
-    streamMuxers: [yamux()],
-    connectionGater: federationGater(gate),
-    metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
-    ...init.libp2p,
-    connectionManager: {
-      inboundUpgradeTimeout: limits.handshakeTimeoutMs,
-      maxIncomingPendingConnections: limits.maxPendingHandshakes,
-      maxConnections: limits.maxInboundConnections + limits.maxOutboundConnections,
-      inboundConnectionThreshold: init.inboundConnectionThreshold ?? 64,
-      ...init.libp2p?.connectionManager
-    },
-    // The stream guard comes first, so it is in place before any other service registers a handler.
-    services: { fedgate: streamGuard(gate), ...init.libp2p?.services },
-    start: false
-  })
-  await gate.attach(libp2p)
+  const federation = withFederation(gate, init)
+  let libp2p: Libp2p
   try {
-    await libp2p.start()
+    libp2p = await createLibp2p({
+      ...federation,
+      addresses: { listen: init.listen ?? [] },
+      transports: [tcp()],
+      streamMuxers: [yamux()],
+      metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
+      connectionMonitor: init.libp2p?.connectionMonitor,
+      connectionManager: { ...federation.connectionManager, ...init.libp2p?.connectionManager },
+      // fedgate's service comes first, so the guard is in place before any other service registers a handler.
+      services: { ...federation.services, ...init.libp2p?.services }
+    })
   } catch (err) {
-    await gate.shutdown()
     if (ownsStore) await store.close()
     throw err
   }
   if (ownsStore) store.watch()
-  gate.watchCredential()
-  const node = new FederationNode(libp2p, gate, ownsStore)
-  log.info({ event: 'started', peerId: node.peerId, federation: store.current.federation, rosterEpoch: store.current.epoch, memberId: credential.memberId, roles: credential.roles, listen: node.getMultiaddrs().map(String) }, 'fedgate node started')
+  const credentialWatch = credentialFile === undefined
+    ? undefined
+    : watchCredentialFile(credentialFile, renewed => { void gate.renew(renewed) }, err => { credentialFileRefused(gate, err) })
+  const node = new FederationNode(libp2p, gate, { ownsStore, credentialFile, credentialWatch })
+  logEvent(log, 'info', 'started', { peerId: node.peerId, federation: store.current.federation, rosterEpoch: store.current.epoch, memberId: credential.memberId, roles: credential.roles, listen: node.getMultiaddrs().map(String) }, 'fedgate node started')
   return node
 }
 
-/** Reads and decodes a credential file; errors name the file. */
-export async function readCredentialFile (file: string): Promise<Credential> {
-  let bytes: Buffer
+/** Re-reads a credential file and applies it as a renewal; returns the refusal, if any. */
+export async function renewFromFile (gate: FederationGate, file: string): Promise<ReasonCode | null> {
   try {
-    bytes = await readFile(file)
+    return await gate.renew(await readCredentialFile(file))
   } catch (err) {
-    throw new CredentialFileError(file, `cannot read credential file (${(err as NodeJS.ErrnoException).code ?? String(err)}); issue one with fedgate credential issue`)
-  }
-  try {
-    return Credential.decode(bytes)
-  } catch (err) {
-    throw new CredentialFileError(file, `${err instanceof Error ? err.message : String(err)}; issue a new one with fedgate credential issue`)
+    return credentialFileRefused(gate, err)
   }
 }
 
-/** Thrown when a credential file is missing or does not decode. */
-export class CredentialFileError extends Error {
-  override readonly name = 'CredentialFileError'
-  readonly file: string
-
-  constructor (file: string, message: string) {
-    super(`${file}: ${message}`)
-    this.file = file
-  }
+function credentialFileRefused (gate: FederationGate, err: unknown): ReasonCode {
+  const code = err instanceof CredentialFileError ? err.code : 'malformed'
+  logEvent(gate.log, 'warn', 'credential-renewal-refused', { reason: code, local: true, detail: err instanceof Error ? err.message : String(err) }, 'credential file cannot be used; keeping the current credential')
+  return code
 }

@@ -15,6 +15,7 @@ export class FedgateMetrics {
   readonly disconnects: Counter<'reason'>
   readonly credentialRenewals: Counter<'direction' | 'result'>
   readonly revocationLatency: Histogram
+  private notAfterMs: (() => number) | undefined
 
   constructor (registry: Registry = new Registry()) {
     this.registry = registry
@@ -37,7 +38,16 @@ export class FedgateMetrics {
       labelNames: ['result', 'reason'],
       registers: [registry]
     })
-    this.credentialExpirySeconds = new Gauge({ name: 'fedgate_credential_expiry_seconds', help: 'Seconds until the local credential expires', registers: [registry] })
+    const notAfter = (): number | undefined => this.notAfterMs?.()
+    this.credentialExpirySeconds = new Gauge({
+      name: 'fedgate_credential_expiry_seconds',
+      help: 'Seconds until the local credential expires',
+      registers: [registry],
+      collect () {
+        const at = notAfter()
+        if (at !== undefined) this.set(Math.round((at - Date.now()) / 1000))
+      }
+    })
     this.streamResets = new Counter({
       name: 'fedgate_stream_resets_total',
       help: 'Inbound streams reset before the handler, by reason code and protocol',
@@ -62,5 +72,10 @@ export class FedgateMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry]
     })
+  }
+
+  /** Where the credential expiry gauge reads this node's credential's notAfter, at every scrape. */
+  credentialExpiry (notAfterMs: () => number): void {
+    this.notAfterMs = notAfterMs
   }
 }

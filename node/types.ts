@@ -1,12 +1,15 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import type { Credential, ReasonCode, Roster, RosterStore } from '../membership/index.ts'
+import type { Credential, ReasonCode, Roster, RosterDiff } from '../membership/index.ts'
+import type { RosterRefusal, RosterStore } from './files/roster-store.ts'
+
+export type Direction = 'inbound' | 'outbound'
 
 /** A peer that passed the membership exchange and holds a live connection. */
 export interface AdmittedPeer {
   readonly peerId: string
   readonly memberId: string
   readonly roles: readonly string[]
-  readonly direction: 'inbound' | 'outbound'
+  readonly direction: Direction
   /** When the (first live) connection was admitted, ms since epoch. */
   readonly since: number
   readonly credential: Credential
@@ -21,7 +24,7 @@ export interface Refusal {
   /** Which side decided: this node (`local`) or the peer told us (`remote`). */
   readonly by: 'local' | 'remote'
   readonly stage: 'accept' | 'handshake' | 'gate' | 'stream' | 'live'
-  readonly direction: 'inbound' | 'outbound'
+  readonly direction: Direction
   readonly peerId?: string
   readonly memberId?: string
   readonly remoteAddr?: string
@@ -30,18 +33,44 @@ export interface Refusal {
   readonly at: number
 }
 
+export interface Disconnect {
+  readonly peerId: string
+  readonly memberId?: string
+  readonly code: ReasonCode
+  readonly remoteAddr?: string
+  readonly at: number
+}
+
+export interface RosterChange {
+  readonly epoch: number
+  readonly previousEpoch: number | null
+  /** Admitted connections the new epoch closed. */
+  readonly dropped: number
+  /** What changed against the previous epoch (members, revocations, policy, admins). */
+  readonly diff: RosterDiff | null
+}
+
+export interface CredentialRenewal {
+  readonly peerId: string
+  readonly memberId: string
+  readonly roles: readonly string[]
+  readonly notAfter: number
+  /** True for this node's own credential, false for a peer's. */
+  readonly local: boolean
+}
+
 /** Handler for a chain protocol: called only for peers whose roles the roster allows on it. */
 export type FederationStreamHandler = (stream: Stream, connection: Connection, peer: AdmittedPeer) => void | Promise<void>
 
-/** Events a federation node emits (EventEmitter), each also written to the audit log and counted. */
-export interface FederationNodeEvents {
-  admitted: [AdmittedPeer]
-  refused: [Refusal]
-  disconnected: [{ peerId: string, memberId?: string, code: ReasonCode, remoteAddr?: string, at: number }]
-  'stream-reset': [Refusal]
-  roster: [{ epoch: number, previousEpoch: number | null, dropped: number }]
-  'roster-refused': [{ code: ReasonCode, message: string, source: string }]
-  'credential-renewed': [{ peerId: string, memberId: string, notAfter: number, local: boolean }]
+/** Events a federation gate dispatches (each also written to the log and counted). */
+export interface FederationEvents {
+  'admitted': CustomEvent<AdmittedPeer>
+  'refused': CustomEvent<Refusal>
+  'disconnected': CustomEvent<Disconnect>
+  'stream-reset': CustomEvent<Refusal>
+  'roster': CustomEvent<RosterChange>
+  'roster-refused': CustomEvent<RosterRefusal>
+  'credential-renewed': CustomEvent<CredentialRenewal>
 }
 
 /** What the operator surface (admin endpoint, CLI, demo) reads from a running node. */

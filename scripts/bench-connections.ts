@@ -33,6 +33,7 @@ import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { setMaxListeners } from 'main-event'
 import {
   addMember, allowProtocol, createFederationNode, generateNodeKey, generateSigningKey, initRoster, issueCredential,
   nodeNoiseCrypto, revoke, RosterStore, setPolicy, signRoster, type FederationNode, type NodeKeyType, type Roster, type SigningKey
@@ -258,7 +259,7 @@ async function sharedStore (dir: string, roster: Roster): Promise<RosterStore> {
   await writeText(rosterFile, roster.encode())
   const store = new RosterStore({ dataDir: join(dir, 'data'), rosterFile })
   await store.open()
-  store.setMaxListeners(0)
+  setMaxListeners(Infinity, store)
   return store
 }
 
@@ -531,8 +532,8 @@ async function revocation (dir: string, config: Config, progress: (line: string)
         roster = signBy2(revoke(roster, { member: victim }), fed.admins)
         const epoch = roster.epoch
         let appliedAt: number | undefined
-        const onRoster = (update: { epoch: number }): void => { if (update.epoch === epoch) appliedAt = performance.now() }
-        listener.gate.on('roster', onRoster)
+        const onRoster = (evt: CustomEvent<{ epoch: number }>): void => { if (evt.detail.epoch === epoch) appliedAt = performance.now() }
+        listener.gate.addEventListener('roster', onRoster)
         const { renameStart } = await writeAtomically(rosterFile, roster.encode())
         const all = [...dialerWatch, ...listenerWatch]
         await Promise.race([
@@ -553,7 +554,7 @@ async function revocation (dir: string, config: Config, progress: (line: string)
         }
         collect(dialerWatch, dialerSide, lastDialer)
         collect(listenerWatch, listenerSide, lastListener)
-        listener.gate.off('roster', onRoster)
+        listener.gate.removeEventListener('roster', onRoster)
         if (appliedAt !== undefined) applied.push(appliedAt - renameStart)
         keptClosed += keptConnections.filter(c => c.status !== 'open').length
         progress(`revocation ${rep + 1}/${config.reps}: last close ${lastDialer.at(-1)?.toFixed(1)} ms (dialer side), ${lastListener.at(-1)?.toFixed(1)} ms (listener side)`)

@@ -14,12 +14,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import * as secp from '@noble/secp256k1'
+import { secp256k1 as secp } from '@noble/curves/secp256k1.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import {
-  Credential, CredentialVerifier, Roster, acceptRoster, generateNodeKey, generateSigningKey, issueCredential, signRoster,
+  Credential, CredentialVerifier, Roster, acceptRoster, generateSigningKey, issueCredential, signRoster,
   verifyCredential, verifyNative, verifyNoble, type Member, type Revocation, type SignatureVerifier, type SigningKey
 } from '../membership/index.ts'
+import { generateNodeKey } from '../node/node-key.ts'
 
 const SCRIPT = fileURLToPath(import.meta.url)
 const MB = 1024 * 1024

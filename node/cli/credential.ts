@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander'
 import {
-  CredentialIssueError, formatDuration, issueCredential, readKeyFile, reasonFix, verifyCredential, type Credential, type CredentialDocument,
+  CredentialIssueError, formatDuration, issueCredential, reasonFix, verifyCredential, type Credential, type CredentialDocument,
   type CredentialVerdict
 } from '../../membership/index.ts'
+import { readKeyFile } from '../files/key-file.ts'
 import { attributeTo, attributeToOptions, CliError, printResult, UsageError, type Rows } from './io.ts'
 import { loadCredential, loadRoster, saveCredential } from './files.ts'
 import { durationMs, peerId, roleList } from './options.ts'

@@ -1,11 +1,12 @@
 import { readFile, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
-import { Credential, readKeyFile, Roster, writeKeyFile, type KeyFile, type SigningKeyKind } from '../../membership/index.ts'
+import { Credential, Roster, type SigningKeyKind } from '../../membership/index.ts'
+import { writeCredentialFile } from '../files/credential-file.ts'
+import { readKeyFile, writeKeyFile, type KeyFile } from '../files/key-file.ts'
 import { attributeTo, attributeToOptions, CliError, UsageError } from './io.ts'
 
 const ROSTER_FILE_MODE = 0o644
-const CREDENTIAL_FILE_MODE = 0o644
 const HEX_PUBLIC_KEY = /^0[23][0-9a-f]{64}$/i
 
 /** Reads a file as text, turning filesystem errors into one line naming the file and the fix. */
@@ -65,7 +66,7 @@ export async function loadCredential (file: string): Promise<Credential> {
 
 /** Writes a credential file atomically, readable by all (it holds no secret). */
 export async function saveCredential (file: string, credential: Credential): Promise<void> {
-  await writeOrExplain(file, async () => writeFileAtomic(file, JSON.stringify(credential.document, null, 2) + '\n', { fsync: true, mode: CREDENTIAL_FILE_MODE }))
+  await writeOrExplain(file, async () => writeCredentialFile(file, credential))
 }
 
 /** Writes a new key file (mode 0600, never over an existing one). */

@@ -1,7 +1,9 @@
 import { Argument, Option, type Command } from 'commander'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { generateNodeKey, generateSigningKey, type KeyKind, type NodeKeyType } from '../../membership/index.ts'
+import { generateSigningKey, type NodeKeyType } from '../../membership/index.ts'
+import type { KeyKind } from '../files/key-file.ts'
+import { generateNodeKey } from '../node-key.ts'
 import { saveKey } from './files.ts'
 import { printResult, UsageError } from './io.ts'
 

@@ -1,9 +1,10 @@
 import { Option, type Command } from 'commander'
 import {
-  acceptRoster, addMember, allowProtocol, countSignatures, diffRosters, initRoster, readKeyFile, removeMember, revoke,
+  acceptRoster, addMember, allowProtocol, countSignatures, diffRosters, initRoster, removeMember, revoke,
   signRoster, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster,
   type RosterDiff
 } from '../../membership/index.ts'
+import { readKeyFile } from '../files/key-file.ts'
 import { attributeToOptions, CliError, printJson, printLine, printResult, UsageError, type Rows } from './io.ts'
 import { editRoster, loadRoster, publicKeyOf, saveRoster } from './files.ts'
 import { collect, peerId, positiveInt, roleList } from './options.ts'

@@ -111,7 +111,7 @@ export class AdminServer {
 
   health (): HealthDocument {
     if (this.stopping) return { ok: false, reason: 'shutdown', fix: reasonFix('shutdown') }
-    const code = this.node.gate.checkOwn(this.node.credential, this.node.roster)
+    const code = this.node.gate.ownVerdict()
     return code === null ? { ok: true } : { ok: false, reason: code, fix: reasonFix(code) }
   }
 
@@ -127,7 +127,6 @@ export class AdminServer {
     '/metrics': {
       method: 'GET',
       route: async (_req, res) => {
-        this.node.gate.updateExpiryGauge()
         const registry = this.node.metrics.registry
         const text = await registry.metrics()
         res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) })

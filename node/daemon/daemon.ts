@@ -1,9 +1,10 @@
 import { access, appendFile, constants, mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
-import { reasonFix, RosterRefusedError, RosterStore, type RosterRefusal, type StoreLogger } from '../../membership/index.ts'
+import { reasonFix, RosterRefusedError } from '../../membership/index.ts'
+import { RosterStore, type RosterRefusal, type StoreLogger } from '../files/roster-store.ts'
 import { createFederationNode, type FederationNode } from '../federation-node.ts'
-import { SelfCredentialError } from '../gate.ts'
+import { SelfCredentialError } from '../gate/gate.ts'
 import { createAuditLog, type Logger } from '../log.ts'
 import { AdminServer } from './admin-server.ts'
 import { formatHostPort, type DaemonConfig } from './config.ts'
@@ -58,7 +59,7 @@ export class Daemon {
   private async stopNow (): Promise<void> {
     this.admin?.markStopping()
     this.reserved.stop()
-    await this.node.stop('shutdown')
+    await this.node.stop()
     await this.node.store.close()
     await this.admin?.close()
     await Promise.all([ADMIN_ADDR_FILE, LISTEN_ADDRS_FILE].map(async f => rm(join(this.config.dataDir, f), { force: true })))
@@ -126,7 +127,7 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
     return new Daemon(config, node, admin, reserved)
   } catch (err) {
     await admin?.close()
-    await node.stop('shutdown')
+    await node.stop()
     await store.close()
     if (err instanceof AdminListenError) throw new DaemonStartError(err.message, 'choose another admin address ("admin" in the config, or --admin HOST:PORT), or stop the process that holds it')
     throw err
@@ -197,8 +198,8 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
 async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: RosterStore, fileRefusal: RosterRefusal | null }> {
   const store = new RosterStore({ dataDir: config.dataDir, rosterFile: config.roster, log: log.child({ component: 'roster' }) as StoreLogger })
   const refusals: RosterRefusal[] = []
-  const onRefused = (refusal: RosterRefusal): void => { refusals.push(refusal) }
-  store.on('refused', onRefused)
+  const onRefused = (evt: CustomEvent<RosterRefusal>): void => { refusals.push(evt.detail) }
+  store.addEventListener('refused', onRefused)
   try {
     await store.open()
   } catch (err) {
@@ -209,7 +210,7 @@ async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: 
     const detail = message.startsWith(`${code}:`) ? message : `${code}: ${message}`
     throw new DaemonStartError(`${config.roster}: refused: ${detail}; no epoch accepted earlier in ${config.dataDir} to run instead`, reasonFix(code))
   } finally {
-    store.off('refused', onRefused)
+    store.removeEventListener('refused', onRefused)
   }
   return { store, fileRefusal: refusals.at(-1) ?? null }
 }

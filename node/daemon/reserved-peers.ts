@@ -1,6 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { refusalOf } from '../encrypter.ts'
+import { refusalOf } from '../net/refusal.ts'
 import type { FederationNode } from '../federation-node.ts'
 
 /** First redial delay after a failed dial or a lost connection. */

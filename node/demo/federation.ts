@@ -3,9 +3,11 @@ import { createServer, type AddressInfo, type Server } from 'node:net'
 import { join, relative } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 import {
-  addMember, allowProtocol, generateNodeKey, generateSigningKey, initRoster, issueCredential, signRoster, writeKeyFile,
+  addMember, allowProtocol, generateSigningKey, initRoster, issueCredential, signRoster,
   type Credential, type Roster, type SigningKey
 } from '../../membership/index.ts'
+import { writeKeyFile } from '../files/key-file.ts'
+import { generateNodeKey } from '../node-key.ts'
 
 export const DEMO_FEDERATION = 'demo-fed'
 export const CONSENSUS = '/chain/consensus/1.0.0'

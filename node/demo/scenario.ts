@@ -1,7 +1,8 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { revoke, signRoster, type ReasonCode } from '../../membership/index.ts'
-import { refusalOf } from '../encrypter.ts'
+import { refusalOf } from '../net/refusal.ts'
+import type { Disconnect } from '../types.ts'
 import type { Refusal } from '../types.ts'
 import { admits, DemoError, echo, since, startDemoNode, startIntruder, waitFor, type DemoNode } from './cluster.ts'
 import {
@@ -316,13 +317,13 @@ async function revokeMember (running: Running): Promise<RevocationSummary> {
   const drops: Array<DropSummary & { readonly at: number }> = []
   const revokedSide: Array<DropSummary & { readonly at: number }> = []
   const listeners = federationNodes.map(n => {
-    const listener = (event: { peerId: string, code: ReasonCode | 'closed' }): void => {
+    const listener = ({ detail: event }: CustomEvent<Disconnect>): void => {
       const at = performance.now()
       if (n === revoked) revokedSide.push({ node: n.name, peer: nameOf(event.peerId), code: event.code, ms: 0, at })
       else if (event.peerId === revoked.files.peerId) drops.push({ node: n.name, peer: revoked.name, code: event.code, ms: 0, at })
     }
-    n.node.gate.on('disconnected', listener)
-    return () => { n.node.gate.off('disconnected', listener) }
+    n.node.gate.addEventListener('disconnected', listener)
+    return () => { n.node.gate.removeEventListener('disconnected', listener) }
   })
   const start = performance.now()
   try {

@@ -7,7 +7,7 @@ import { CommanderError } from 'commander'
 import {
   CredentialIssueError, InvalidOptionError, KeyFileError, MalformedError, RosterEditError, RosterRefusedError, isoTime,
   issueCredential, reasonFix, toHighS, writeKeyFile, type ReasonCode, type RosterDocument
-} from '../../membership/index.ts'
+} from '../../node/index.ts'
 import { CliError, describeError, reportError, UsageError } from '../../node/cli/io.ts'
 import { ADMINS, DAY_MS, MEMBER_KEYS, clone, credentialFields, genesis, mintCredential, nodeKey, signingKey } from '../membership/fixtures.ts'
 import { assertFails, fedgate, json } from './run.ts'

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateNodeKey, type CredentialDocument, type RosterDiff, type RosterDocument } from '../../membership/index.ts'
+import { generateNodeKey, type CredentialDocument, type RosterDiff, type RosterDocument } from '../../node/index.ts'
 import type { CredentialReport, KeygenResult, RosterVerdict } from '../../node/cli/index.ts'
 import { assertFails, assertOk, fedgate, json } from './run.ts'
 

@@ -6,7 +6,7 @@ import writeFileAtomic from 'write-file-atomic'
 import {
   addMember, allowProtocol, generateNodeKey, generateSigningKey, initRoster, issueCredential, signRoster, writeKeyFile,
   type NodeKey, type Roster, type SigningKey
-} from '../../membership/index.ts'
+} from '../../node/index.ts'
 
 /** The repository root: the CLI runs from here, as `node scripts/fedgate.ts`. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))

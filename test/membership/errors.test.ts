@@ -2,10 +2,11 @@ import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  acceptRoster, Credential, decodeKeyFile, encodeKeyFile, KeyFileError, MalformedError, MAX_CREDENTIAL_BYTES, MAX_ROSTER_BYTES,
+  acceptRoster, Credential, KeyFileError, MalformedError, MAX_CREDENTIAL_BYTES, MAX_ROSTER_BYTES,
   parseDuration, revoke, Roster, RosterRefusedError, setPolicy, toHighS, verifyCredential, verifyNative, verifyNoble,
   type SignatureVerifier
 } from '../../membership/index.ts'
+import { decodeKeyFile, encodeKeyFile } from '../../node/index.ts'
 import {
   ADMINS, clone, credentialFields, CONSENSUS, genesis, MEMBER_KEYS, mintCredential, nodeKey, signedBy, T0, thrown
 } from './fixtures.ts'
@@ -242,7 +243,7 @@ describe('malformed input is refused with MalformedError naming the field', () =
         cases.push({ name: `wrong type ${JSON.stringify(wrong)} at ${jsonPath(path)}`, doc: setAt(credentialDoc, path, wrong), path: jsonPath(path) })
       }
     }
-    for (const field of ['federation', 'memberId', 'peer', 'roles', 'notBefore', 'notAfter', 'serial', 'signature']) {
+    for (const field of ['version', 'federation', 'memberId', 'peer', 'roles', 'notBefore', 'notAfter', 'serial', 'signature']) {
       cases.push({ name: `missing ${field}`, doc: deleteAt(credentialDoc, [field]), path: `$.${field}` })
     }
     const table: Array<[string, string, Json, string?]> = [

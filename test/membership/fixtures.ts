@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import {
-  addMember, allowProtocol, Credential, initRoster, nodeKeyFromPrivateKey, revoke, signingKeyFromSecret, signingMessage,
+  addMember, allowProtocol, Credential, CREDENTIAL_VERSION, initRoster, nodeKeyFromPrivateKey, revoke, signingKeyFromSecret, signingMessage,
   signMessage, signRoster, isoTime, type Member, type NodeKey, type Roster, type SigningKey, type SigningKeyKind
-} from '../../membership/index.ts'
+} from '../../node/index.ts'
 
 /** A fixed point in time every test measures from. */
 export const T0 = Date.parse('2026-11-29T00:00:00Z')
@@ -67,6 +67,7 @@ export function nextEpoch (roster: Roster, peer: string, signers: readonly Signi
 }
 
 export interface CredentialFields {
+  version: number
   federation: string
   memberId: string
   peer: string
@@ -84,6 +85,7 @@ export function mintCredential (fields: CredentialFields, key: SigningKey): Cred
 
 export function credentialFields (peer: string, overrides: Partial<CredentialFields> = {}): CredentialFields {
   return {
+    version: CREDENTIAL_VERSION,
     federation: FEDERATION,
     memberId: 'val-a',
     peer,

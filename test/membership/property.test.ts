@@ -2,7 +2,7 @@ import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  acceptRoster, Credential, CREDENTIAL_CHECK_ORDER, CredentialVerifier, isoTime, MalformedError, REASONS, revoke, Roster,
+  CREDENTIAL_VERSION, acceptRoster, Credential, CREDENTIAL_CHECK_ORDER, CredentialVerifier, isoTime, MalformedError, REASONS, revoke, Roster,
   RosterRefusedError, setPolicy, signMessage, STANDARD_ROLES, toHighS, verifyCredential, verifyNative, verifyNoble,
   type CredentialVerdict, type Member, type ReasonCode, type RosterDocument, type SigningKey
 } from '../../membership/index.ts'
@@ -223,7 +223,7 @@ describe('property: encode and decode round-trip', () => {
       (peer, memberId, roles, start, ttl, serial, k) => {
         const notBefore = T0 - 1800 * DAY_MS + start
         const c = mintCredential({
-          federation: FEDERATION, memberId, peer, roles, serial, notBefore: isoTime(notBefore), notAfter: isoTime(notBefore + ttl)
+          version: CREDENTIAL_VERSION, federation: FEDERATION, memberId, peer, roles, serial, notBefore: isoTime(notBefore), notAfter: isoTime(notBefore + ttl)
         }, KEY_POOL[k] ?? MEMBER_KEYS['val-a'])
         const fromText = Credential.decode(c.encode())
         const fromBytes = Credential.decode(Buffer.from(c.encode()))
@@ -337,6 +337,7 @@ describe('verifyCredential check order', () => {
     const ttl = s.longTtl ? 8 * DAY_MS : DAY_MS
     const notBefore = s.startsInFuture ? now + 2 * HOUR_MS : s.endsInPast ? now - ttl - 2 * HOUR_MS : now - HOUR_MS
     const c = mintCredential({
+      version: CREDENTIAL_VERSION,
       federation: s.federation,
       memberId: s.memberId,
       peer,

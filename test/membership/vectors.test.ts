@@ -7,7 +7,7 @@ import { generateKeyPairFromSeed, publicKeyToProtobuf } from '@libp2p/crypto/key
 import {
   acceptRoster, canonicalBytes, Credential, DOMAIN, nodeKeyFromPrivateKey, Roster, signingKeyFromSecret, signingMessage,
   signMessage, verifyCredential, verifyNative, verifyNoble, type SignatureVerifier
-} from '../../membership/index.ts'
+} from '../../node/index.ts'
 import {
   buildVectors, vectorFiles, VECTORS_DIR, type CredentialVectors, type KeysVectors, type RosterVectors
 } from '../vectors/generate.ts'

@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +9,7 @@ import {
   addMember, allowProtocol, createAuditLog, createFederationNode, generateNodeKey, generateSigningKey, initRoster,
   issueCredential, setPolicy, signRoster,
   type AdmittedPeer, type BanPolicy, type Credential, type FederationNode, type FederationNodeInit, type FederationStreamHandler, type Logger,
-  type Member, type NodeKey, type Roster, type SigningKey
+  type Member, type NodeKey, type Roster, type SigningKey, type FederationGate, type FederationEvents, type RosterStore, type RosterStoreEvents
 } from '../../node/index.ts'
 
 /**
@@ -245,28 +244,16 @@ export async function createFederation (init: FederationInit): Promise<Federatio
 
 /** Resolves when `node` accepts roster `epoch`; rejects when it refuses a roster meanwhile. */
 async function rosterApplied (node: FederationNode, epoch: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      node.gate.off('roster', onRoster)
-      node.gate.off('roster-refused', onRefused)
-    }
-    const onRoster = (update: { epoch: number }): void => {
-      if (update.epoch < epoch) return
-      done()
-      resolve()
-    }
-    const onRefused = (refusal: { code: string, message: string }): void => {
-      done()
-      reject(new Error(`node ${node.peerId} refused roster epoch ${epoch}: ${refusal.code} (${refusal.message})`))
-    }
-    const timer = setTimeout(() => {
-      done()
-      reject(new Error(`node ${node.peerId} did not apply roster epoch ${epoch} within ${WAIT_MS} ms`))
-    }, WAIT_MS)
-    node.gate.on('roster', onRoster)
-    node.gate.on('roster-refused', onRefused)
-  })
+  const refused = waitFor(node.gate, 'roster-refused')
+  const applied = waitFor(node.gate, 'roster', update => update.epoch >= epoch)
+  try {
+    await Promise.race([applied, refused.then(refusal => {
+      throw new Error(`node ${node.peerId} refused roster epoch ${epoch}: ${refusal.code} (${refusal.message})`)
+    })])
+  } finally {
+    refused.cancel()
+    applied.cancel()
+  }
 }
 
 /** The node's first listen address (it includes /p2p/<PeerId>). */
@@ -276,24 +263,26 @@ export function addrOf (node: { getMultiaddrs (): Multiaddr[] }): Multiaddr {
   return addr
 }
 
+/** A wait that can be called off (its timer and listener are removed; it then never settles). */
+export type Waiting<T> = Promise<T> & { cancel (): void }
+
+export type DetailOf<E, K extends keyof E> = E[K] extends CustomEvent<infer D> ? D : never
+
 /**
- * Resolves with the arguments of the first `event` that satisfies `predicate`; rejects after
- * `timeoutMs` naming the event it waited for.
+ * Resolves with the detail of the first `event` dispatched by `target` that satisfies `predicate`;
+ * rejects after `timeoutMs` naming the event it waited for.
  */
-export async function waitFor<E extends Record<keyof E, unknown[]>, K extends keyof E & string> (
-  emitter: EventEmitter<E>, event: K, predicate: (...args: E[K]) => boolean = () => true, timeoutMs = WAIT_MS
-): Promise<E[K]> {
-  const untyped = emitter as unknown as EventEmitter
-  return await new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      untyped.off(event, listener)
-    }
-    const listener = (...args: unknown[]): void => {
+export function waitFor<K extends keyof FederationEvents & string> (target: FederationGate, event: K, predicate?: (detail: DetailOf<FederationEvents, K>) => boolean, timeoutMs?: number): Waiting<DetailOf<FederationEvents, K>>
+export function waitFor<K extends keyof RosterStoreEvents & string> (target: RosterStore, event: K, predicate?: (detail: DetailOf<RosterStoreEvents, K>) => boolean, timeoutMs?: number): Waiting<DetailOf<RosterStoreEvents, K>>
+export function waitFor (target: EventTarget, event: string, predicate: (detail: unknown) => boolean = () => true, timeoutMs = WAIT_MS): Waiting<unknown> {
+  let done = (): void => {}
+  const promise = new Promise<unknown>((resolve, reject) => {
+    const listener = (evt: Event): void => {
+      const detail = (evt as CustomEvent<unknown>).detail
       try {
-        if (!predicate(...(args as E[K]))) return
+        if (!predicate(detail)) return
         done()
-        resolve(args as E[K])
+        resolve(detail)
       } catch (err) {
         done()
         reject(err)
@@ -303,8 +292,13 @@ export async function waitFor<E extends Record<keyof E, unknown[]>, K extends ke
       done()
       reject(new Error(`no '${event}' event matched within ${timeoutMs} ms`))
     }, timeoutMs)
-    untyped.on(event, listener)
+    done = () => {
+      clearTimeout(timer)
+      target.removeEventListener(event, listener)
+    }
+    target.addEventListener(event, listener)
   })
+  return Object.assign(promise, { cancel: () => { done() } })
 }
 
 /** Polls `check` until it returns true; rejects after `timeoutMs` with `what` in the message. */

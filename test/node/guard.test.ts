@@ -4,10 +4,13 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { TypedEventEmitter } from 'main-event'
 import writeFileAtomic from 'write-file-atomic'
 import {
-  allowProtocol, BYE_PROTOCOL, FederationGate, RENEW_PROTOCOL, RosterStore, streamGuard, type FederationNode, type Refusal
+  allowProtocol, BYE_PROTOCOL, FederationGate, federationService, RENEW_PROTOCOL, RosterStore, withFederation, type FederationNode, type Refusal
 } from '../../node/index.ts'
 import {
   addrOf, BRIDGE, CONSENSUS, createFederation, echo, eventually, metricValue, rejection, STANDARD_PROTOCOLS, waitFor,
@@ -57,7 +60,7 @@ function handlerService (protocols: readonly string[], handler: StreamHandler): 
 
 /** Opens `protocol` from `dialer` and returns the listener's stream reset once the dialer's read fails. */
 async function denied (dialer: FederationNode, listener: FederationNode, protocol: string): Promise<Refusal> {
-  const [[refusal]] = await Promise.all([
+  const [refusal] = await Promise.all([
     waitFor(listener.gate, 'stream-reset', reset => reset.protocol === protocol && reset.peerId === dialer.peerId),
     dialer.dialProtocol(addrOf(listener), protocol).then(async stream => rejection(echo(stream, MESSAGE), `reading ${protocol}`))
   ])
@@ -182,7 +185,7 @@ describe('stream guard at the registrar', () => {
     await validated.close()
   })
 
-  describe('attach', () => {
+  describe('wiring', () => {
     const started: Array<{ stop (): Promise<void> }> = []
     let home: string
 
@@ -192,35 +195,50 @@ describe('stream guard at the registrar', () => {
     })
 
     async function gate (): Promise<FederationGate> {
-      home = join(fed.dir, 'attach')
+      home = join(fed.dir, 'wiring')
       await mkdir(home, { recursive: true })
       const rosterFile = join(home, 'roster.json')
       await writeFileAtomic(rosterFile, fed.roster.encode())
       const store = new RosterStore({ dataDir: join(home, 'data'), rosterFile })
       await store.open()
       started.push({ stop: async () => store.close() })
-      const created = new FederationGate({ nodeKey: await fed.nodeKey('lone'), credential: await fed.issue('lone', { member: 'val-1' }), store, bans: false })
-      started.push({ stop: async () => created.shutdown() })
-      return created
+      return new FederationGate({ nodeKey: await fed.nodeKey('lone'), credential: await fed.issue('lone', { member: 'val-1' }), store, bans: false })
     }
 
-    async function libp2pNode (services: ServiceFactoryMap): Promise<Libp2p> {
-      const node = await createLibp2p({ privateKey: (await fed.nodeKey('lone')).privateKey, services, start: false })
-      started.push({ stop: async () => node.stop() })
-      return node
-    }
-
-    it('refuses a libp2p node that does not run the stream guard service: StreamGuardMissingError', async () => {
-      const unguarded = await gate()
-      const err = await rejection(unguarded.attach(await libp2pNode({})), 'attaching without the stream guard')
+    it('refuses to create a node whose registrar lacks the hooked shape: UnguardableRegistrarError', async () => {
+      const unguardable = await gate()
+      const registrar = { handle: async () => {}, unhandle: async () => {}, getHandler: () => { throw new Error('unused') } }
+      const err = await rejection((async () => federationService(unguardable)({ registrar, events: new TypedEventEmitter() }))(), 'creating the service')
       assert.ok(err instanceof Error)
-      assert.equal(err.name, 'StreamGuardMissingError')
+      assert.equal(err.name, 'UnguardableRegistrarError')
     })
 
-    it('accepts a libp2p node that runs streamGuard(gate)', async () => {
-      const guarded = await gate()
-      const node = await libp2pNode({ fedgate: streamGuard(guarded) })
-      await guarded.attach(node)
+    it('a node wired without the fedgate service refuses every connection (the gater fails closed)', async () => {
+      const unserved = await gate()
+      const wired = withFederation(unserved)
+      const node = await createLibp2p({
+        privateKey: wired.privateKey,
+        connectionEncrypters: wired.connectionEncrypters,
+        connectionGater: wired.connectionGater,
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        streamMuxers: [yamux()]
+      })
+      started.push({ stop: async () => node.stop() })
+      const member = await fed.startNode('val-2')
+      const opened: string[] = []
+      node.addEventListener('connection:open', evt => { opened.push(evt.detail.id) })
+      const dialled = await member.dial(addrOf(node)).catch(() => undefined)
+      if (dialled !== undefined) await eventually(() => dialled.status !== 'open', 'the refused connection to close on the dialler')
+      assert.deepEqual(opened, [], 'no connection opened on the node without the service')
+      assert.equal(node.getConnections().length, 0)
+      await fed.stop('val-2')
+    })
+
+    it('a node that runs withFederation(gate) serves the bye and renewal protocols', async () => {
+      const served = await gate()
+      const node = await createLibp2p({ ...withFederation(served), transports: [tcp()], streamMuxers: [yamux()] })
+      started.push({ stop: async () => node.stop() })
       assert.deepEqual(node.getProtocols().filter(p => p === RENEW_PROTOCOL || p === BYE_PROTOCOL).sort(), [RENEW_PROTOCOL, BYE_PROTOCOL].sort())
     })
   })

@@ -82,7 +82,7 @@ describe('authenticated node: hardening', () => {
     assert.deepEqual(victim.refusals(), [])
   })
 
-  it('a plain-Noise refusal does not mark the peer as an outsider for later dials', async () => {
+  it('a plain-Noise refusal marks the peer as an outsider briefly, and a roster change forgets it', async () => {
     const victim = await fed.startNode('val-1')
     const stock = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionMonitor: { enabled: false }
@@ -90,9 +90,14 @@ describe('authenticated node: hardening', () => {
     outsiders.push(stock)
     await stock.dial(addrOf(victim)).catch(() => undefined)
     await eventually(() => victim.refusals().some(r => r.code === 'no-credential' && r.peerId === stock.peerId.toString()), 'the victim to refuse the stock node')
-    // Dialled back, the peer meets the membership exchange again (no stale gater verdict): refused before Noise.
     const stockAddr = stock.getMultiaddrs()[0]
     assert.ok(stockAddr !== undefined)
+    // Remembered: a DHT handing out this address costs no further dial.
+    const denied = await rejection(victim.dial(stockAddr), 'a dial to the remembered outsider')
+    assert.equal(refusalOf(denied), undefined, 'denied by the gater before any connection')
+    assert.match(String(denied), /denied|gater|DialDenied/i)
+    // A new epoch forgets it: dialled again, it meets the membership exchange (refused before Noise).
+    await fed.publishEpoch(r => allowProtocol(r, '/chain/unused/1.0.0', ['validator']), { nodes: ['val-1'] })
     const err = await rejection(victim.dial(stockAddr), 'a dial to the stock node')
     assert.deepEqual(refusalOf(err), { code: 'no-credential', by: 'local' })
   })

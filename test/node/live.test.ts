@@ -7,16 +7,14 @@ import { lpStream } from '@libp2p/utils'
 import writeFileAtomic from 'write-file-atomic'
 import {
   addMember, createFederationNode, DEFAULT_ACCEPTS, generateNodeKey, removeMember, RENEW_PROTOCOL, revoke, setPolicy,
-  type Credential, type FederationNode, type FederationNodeEvents
+  type Credential, type FederationNode, type Disconnect, type CredentialRenewal as Renewal
 } from '../../node/index.ts'
-import { decodeHello } from '../../node/hello.ts'
+import { decodeVerdict } from '../../node/net/hello.ts'
 import {
-  addrOf, captureLog, CONSENSUS, createFederation, echo, eventually, LISTEN_LOCALHOST, metricValue, recordingEcho, WAIT_MS,
+  addrOf, captureLog, CONSENSUS, createFederation, echo, eventually, LISTEN_LOCALHOST, metricValue, recordingEcho, waitFor, WAIT_MS,
   type Federation
 } from './fixture.ts'
 
-type Disconnect = FederationNodeEvents['disconnected'][0]
-type Renewal = FederationNodeEvents['credential-renewed'][0]
 
 /** A credential TTL under the 7-day cap; tests shift notBefore back so it runs out seconds from now. */
 const TTL_MS = 60_000
@@ -30,8 +28,8 @@ interface Tracked {
 
 function track (node: FederationNode): Tracked {
   const tracked: Tracked = { node, disconnected: [], renewed: [] }
-  node.gate.on('disconnected', event => { tracked.disconnected.push(event) })
-  node.gate.on('credential-renewed', event => { tracked.renewed.push(event) })
+  node.gate.addEventListener('disconnected', evt => { tracked.disconnected.push(evt.detail) })
+  node.gate.addEventListener('credential-renewed', evt => { tracked.renewed.push(evt.detail) })
   return tracked
 }
 
@@ -283,9 +281,9 @@ describe('live enforcement: credential expiry and renewal', () => {
     after(async () => { await node.node.stop() })
 
     it('applies the renewed credential locally and pushes it to the connected peer', () => {
-      assert.deepEqual(node.renewed, [{ peerId: node.node.peerId, memberId: 'val-f', notAfter: renewed.notAfterMs, local: true }])
+      assert.deepEqual(node.renewed, [{ peerId: node.node.peerId, memberId: 'val-f', roles: ['validator'], notAfter: renewed.notAfterMs, local: true }])
       assert.deepEqual(hub.renewed.filter(r => r.peerId === node.node.peerId),
-        [{ peerId: node.node.peerId, memberId: 'val-f', notAfter: renewed.notAfterMs, local: false }])
+        [{ peerId: node.node.peerId, memberId: 'val-f', roles: ['validator'], notAfter: renewed.notAfterMs, local: false }])
       assert.equal(node.node.credential.fingerprint, renewed.fingerprint)
       assert.equal(hub.node.peers().find(p => p.peerId === node.node.peerId)?.credential.fingerprint, renewed.fingerprint)
     })
@@ -298,18 +296,6 @@ describe('live enforcement: credential expiry and renewal', () => {
       assert.equal(node.renewed.length, 1)
     })
 
-    it('a peer refuses a renewal pushed for another node key and keeps the current one', async () => {
-      const stranger = await generateNodeKey()
-      const foreign = await fed.issue('val-f', { peer: stranger.peerId, ttlMs: HOUR_MS })
-      const stream = await onlyConnection(node.node, hub.node.peerId).newStream(RENEW_PROTOCOL)
-      const lp = lpStream(stream)
-      await lp.write(new TextEncoder().encode(foreign.encode()), { signal: AbortSignal.timeout(WAIT_MS) })
-      const reply = decodeHello((await lp.read({ signal: AbortSignal.timeout(WAIT_MS) })).subarray(), { hello: false, verdict: true })
-      assert.equal(reply.verdict, 'peer-mismatch')
-      assert.equal(hub.node.peers().find(p => p.peerId === node.node.peerId)?.credential.fingerprint, renewed.fingerprint)
-      assert.equal(hub.renewed.filter(r => r.peerId === node.node.peerId).length, 1)
-    })
-
     it('the connection outlives the old credential', async () => {
       await sleepUntil(first.notAfterMs + 1_000)
       assert.equal(onlyConnection(hub.node, node.node.peerId).id, connectionId)
@@ -317,6 +303,20 @@ describe('live enforcement: credential expiry and renewal', () => {
       assert.deepEqual(node.disconnected, [])
       const message = new TextEncoder().encode('still here')
       assert.deepEqual(await echo(await onlyConnection(node.node, hub.node.peerId).newStream(CONSENSUS), message), message)
+    })
+
+    it('a peer refuses a renewal pushed for another node key, and closes the connection', async () => {
+      const stranger = await generateNodeKey()
+      const foreign = await fed.issue('val-f', { peer: stranger.peerId, ttlMs: HOUR_MS })
+      const stream = await onlyConnection(node.node, hub.node.peerId).newStream(RENEW_PROTOCOL)
+      const lp = lpStream(stream)
+      await lp.write(new TextEncoder().encode(foreign.encode()), { signal: AbortSignal.timeout(WAIT_MS) })
+      const dropped = waitFor(hub.node.gate, 'disconnected', left => left.peerId === node.node.peerId)
+      const verdict = decodeVerdict((await lp.read({ signal: AbortSignal.timeout(WAIT_MS) })).subarray())
+      assert.equal(verdict, 'peer-mismatch')
+      // A refused renewal closes the connection: the peer keeps nothing it was not admitted with.
+      assert.equal((await dropped).code, 'peer-mismatch')
+      assert.equal(hub.renewed.filter(r => r.peerId === node.node.peerId).length, 1)
     })
   })
 })

@@ -27,7 +27,7 @@ describe('roster propagation between admitted peers', () => {
     await eventually(() => c.peers().length === 2, 'the chain a-b-c-d to form')
     const dropped = waitFor(c.gate, 'disconnected', e => e.peerId === d.peerId)
     const next = await fed.publishEpoch(r => revoke(r, { member: 'val-d' }), { nodes: ['val-a'] })
-    const [event] = await dropped
+    const event = await dropped
     assert.equal(event.code, 'revoked')
     for (const node of [b, c]) {
       assert.equal(node.roster.epoch, next.epoch)
@@ -70,7 +70,7 @@ describe('roster propagation between admitted peers', () => {
     const refused = waitFor(a.gate, 'roster-refused')
     const announce = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
     await announce.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
-    const [refusal] = await refused
+    const refusal = await refused
     assert.equal(refusal.code, 'threshold-not-met')
     assert.equal(a.roster.fingerprint, before.fingerprint)
     assert.deepEqual(a.peers().map(p => p.memberId), ['val-e'])

@@ -9,7 +9,7 @@ import { createLibp2p } from 'libp2p'
 import {
   ENCRYPTER_PROTOCOL, MembershipRefusedError, refusalOf, revoke, type Credential, type FederationNode, type ReasonCode
 } from '../../node/index.ts'
-import { decodeHello, encodeHello, HELLO_VERSION } from '../../node/hello.ts'
+import { decodeHello, encodeHello, HELLO_VERSION } from '../../node/net/hello.ts'
 import { addrOf, createFederation, eventually, LISTEN_LOCALHOST, metricValue, rejection, waitFor, type Federation } from './fixture.ts'
 
 const VICTIM_MEMBER = 'val-1'
@@ -65,13 +65,13 @@ function rogueEncrypter (script: RogueScript): (components: NoiseComponents) => 
 
 /** A hello for `credential` that claims a protocol version this build does not speak. */
 function futureHello (credential: Credential, verdict?: 'ok'): Uint8Array {
-  const doc = JSON.parse(new TextDecoder().decode(encodeHello({ hello: { federation: credential.federation, rosterEpoch: 1, credential }, verdict }))) as Record<string, unknown>
+  const doc = JSON.parse(new TextDecoder().decode(encodeHello({ federation: credential.federation, rosterEpoch: 1, credential }, verdict))) as Record<string, unknown>
   return new TextEncoder().encode(JSON.stringify({ ...doc, v: HELLO_VERSION + 1 }))
 }
 
 /** Reads a verdict; a refusal is thrown the way fedgate reports it, so `refusalOf` reads it. */
 async function readVerdict (lp: LengthPrefixedStream<MessageStream>, signal: AbortSignal | undefined): Promise<void> {
-  const { verdict } = decodeHello((await lp.read({ signal })).subarray(), { hello: true, verdict: true })
+  const { verdict } = decodeHello((await lp.read({ signal })).subarray(), true)
   if (verdict !== 'ok' && verdict !== undefined) throw new MembershipRefusedError(verdict, 'remote')
 }
 
@@ -236,7 +236,7 @@ describe('connection slots', () => {
         await lp.write(futureHello(credential), { signal })
         await readVerdict(lp, signal)
       }, false)
-      const [[refusal], err] = await Promise.all([
+      const [refusal, err] = await Promise.all([
         waitFor(victim.gate, 'refused'),
         rejection(node.dial(addrOf(victim)), 'a dial with a future hello version')
       ])

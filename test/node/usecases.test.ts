@@ -71,7 +71,7 @@ describe('authenticated node: use cases', () => {
     assert.deepEqual(bridge.calls[0]?.peer.roles, ['relayer'])
     assert.equal(bridge.calls[0]?.peer.memberId, 'rel-1')
 
-    const [[refusal]] = await Promise.all([
+    const [refusal] = await Promise.all([
       waitFor(validator.gate, 'stream-reset'),
       relayer.dialProtocol(addrOf(validator), CONSENSUS).then(async stream => rejection(echo(stream, message), 'reading consensus as a relayer'))
     ])
@@ -92,7 +92,7 @@ describe('authenticated node: use cases', () => {
     const unlisted = recordingEcho()
     await listener.handle(UNLISTED, unlisted.handler)
 
-    const [[refusal]] = await Promise.all([
+    const [refusal] = await Promise.all([
       waitFor(listener.gate, 'stream-reset'),
       dialer.dialProtocol(addrOf(listener), UNLISTED).then(async stream => rejection(echo(stream, new Uint8Array([1])), 'reading an unlisted protocol'))
     ])
@@ -109,7 +109,7 @@ describe('authenticated node: use cases', () => {
     await full.handle(HEADERS, headers.handler)
 
     const message = new TextEncoder().encode('headers from 100')
-    const [[peer], reply] = await Promise.all([
+    const [peer, reply] = await Promise.all([
       waitFor(full.gate, 'admitted', admitted => admitted.peerId === light.peerId),
       light.dialProtocol(addrOf(full), HEADERS).then(async stream => echo(stream, message))
     ])
@@ -131,7 +131,7 @@ describe('authenticated node: use cases', () => {
       await fed.publishEpoch(r => revoke(r, { credential: full.credential.fingerprint }), { nodes: ['light-1'] })
       assert.equal(full.roster.revokedCredentials.size, 0, 'the full node does not know of the revocation')
 
-      const [[remote], err] = await Promise.all([
+      const [remote, err] = await Promise.all([
         waitFor(full.gate, 'refused'),
         rejection(light.dialProtocol(addrOf(full), HEADERS), 'dialling a revoked full node')
       ])
@@ -151,7 +151,7 @@ describe('authenticated node: use cases', () => {
       const full = await fed.startNode('full-new')
       assert.equal(light.roster.member('full-new'), undefined)
 
-      const [[remote], err] = await Promise.all([
+      const [remote, err] = await Promise.all([
         waitFor(full.gate, 'refused'),
         rejection(light.dial(addrOf(full)), 'dialling an unknown member')
       ])

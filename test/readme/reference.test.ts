@@ -1,36 +1,18 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { REASONS, REASON_CODES } from '../../membership/index.ts'
 import { FedgateMetrics } from '../../node/index.ts'
 import { parseConfigFile } from '../../node/daemon/config.ts'
-
-const README = new URL('../../README.md', import.meta.url)
-const BEGIN = /<!-- reason-codes:begin[^>]*-->\n/
-const END = '<!-- reason-codes:end -->'
-
-/** The README's reason-code table, as generated from REASONS: one row per code, in table order. */
-function reasonTable (): string {
-  const cell = (text: string): string => text.replaceAll('|', '\\|')
-  const rows = REASON_CODES.map(code => {
-    const { stage, meaning, fix } = REASONS[code]
-    return `| \`${code}\` | ${cell(stage)} | ${cell(meaning)} | ${cell(fix)} |`
-  })
-  return ['| code | stage | meaning | fix |', '|---|---|---|---|', ...rows].join('\n') + '\n'
-}
-
-function section (readme: string): string {
-  const begin = BEGIN.exec(readme)
-  const end = readme.indexOf(END)
-  assert.ok(begin !== null && end > begin.index, 'README.md has the reason-code markers')
-  return readme.slice(begin.index + begin[0].length, end)
-}
+import { README, section, TABLES, type TableName } from './tables.ts'
 
 describe('README reference sections', () => {
-  it('the reason-code table is exactly the one generated from membership/reasons.ts', async () => {
-    const readme = await readFile(README, 'utf8')
-    assert.equal(section(readme), reasonTable(), `regenerate the table between the markers in README.md:\n${reasonTable()}`)
-  })
+  for (const name of Object.keys(TABLES) as TableName[]) {
+    it(`the ${name} table is exactly the one generated from its source table`, async () => {
+      const found = section(await readFile(README, 'utf8'), name)
+      assert.ok(found !== undefined, `README.md has the ${name} markers`)
+      assert.equal(found.text, TABLES[name](), `regenerate it: node test/readme/tables.ts --write`)
+    })
+  }
 
   it('lists every fedgate metric', async () => {
     const readme = await readFile(README, 'utf8')

@@ -14,7 +14,7 @@ import { generateKeyPairFromSeed, publicKeyToProtobuf } from '@libp2p/crypto/key
 import {
   addMember, allowProtocol, canonicalBytes, initRoster, issueCredential, nodeKeyFromPrivateKey, revoke,
   signingKeyFromSecret, signRoster, type CredentialDocument, type RosterDocument, type RosterSignature, type SigningKey
-} from '../../membership/index.ts'
+} from '../../node/index.ts'
 
 export const VECTORS_DIR = dirname(fileURLToPath(import.meta.url))
 

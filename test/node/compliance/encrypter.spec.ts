@@ -69,7 +69,7 @@ tests({
     })
   },
   async teardown () {
-    await Promise.all(gates.splice(0).map(async gate => gate.shutdown()))
+    gates.splice(0)
     if (opened === undefined) return
     const { dir, store } = await opened
     opened = undefined

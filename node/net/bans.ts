@@ -1,6 +1,10 @@
-/** Growing temporary bans for remote IPs that keep failing the membership exchange. */
+/**
+ * Growing temporary bans for remote IPs whose handshakes keep proving they are not members. A ban
+ * never cuts a connection outright (a member may share the address): it shrinks the IP's share of
+ * pending handshakes and makes its plain-Noise dialers cost no Noise work (see PendingHandshakes).
+ */
 export interface BanPolicy {
-  /** Failed handshakes from one IP within `windowMs` that earn a ban. @default 10 */
+  /** Refusals of one IP within `windowMs` that earn a ban. @default 10 */
   failures: number
   /** @default 60_000 */
   windowMs: number
@@ -10,20 +14,20 @@ export interface BanPolicy {
   maxBanMs: number
 }
 
-export const DEFAULT_BAN_POLICY: BanPolicy = { failures: 10, windowMs: 60_000, baseBanMs: 30_000, maxBanMs: 3_600_000 }
+export const DEFAULT_BAN_POLICY: BanPolicy = Object.freeze({ failures: 10, windowMs: 60_000, baseBanMs: 30_000, maxBanMs: 3_600_000 })
 
 /** Tracked IPs are capped so a flood of addresses cannot grow memory without bound. */
 const MAX_TRACKED_IPS = 65_536
 
-interface Record {
+interface IpRecord {
   failures: number[]
   bans: number
   bannedUntil: number
 }
 
 export class BanList {
-  private readonly policy: BanPolicy
-  private readonly ips = new Map<string, Record>()
+  readonly policy: BanPolicy
+  private readonly ips = new Map<string, IpRecord>()
 
   constructor (policy: Partial<BanPolicy> = {}) {
     this.policy = { ...DEFAULT_BAN_POLICY, ...policy }
@@ -34,7 +38,14 @@ export class BanList {
     return record !== undefined && record.bannedUntil > now
   }
 
-  /** Records a failed handshake; returns the ban length in ms when this failure earns a ban. */
+  /** IPs banned at `now`, with when each ban ends. */
+  banned (now: number): Array<{ ip: string, until: number }> {
+    const out: Array<{ ip: string, until: number }> = []
+    for (const [ip, record] of this.ips) if (record.bannedUntil > now) out.push({ ip, until: record.bannedUntil })
+    return out
+  }
+
+  /** Records a refusal that proves the IP's peer is not a member; returns the ban length in ms when it earns one. */
   fail (ip: string, now: number): number {
     let record = this.ips.get(ip)
     if (record === undefined) {

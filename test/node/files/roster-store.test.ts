@@ -6,47 +6,24 @@ import { join } from 'node:path'
 import {
   initRoster, Roster, RosterRefusedError, RosterStore, signingKeyFromSecret, signRoster,
   type ReasonCode, type RosterRefusal, type RosterUpdate
-} from '../../membership/index.ts'
-import { ADMINS, genesis, genesisDraft, nextEpoch, nodeKey, signedBy } from './fixtures.ts'
+} from '../../../node/index.ts'
+import { waitFor } from '../fixture.ts'
+import { ADMINS, genesis, genesisDraft, nextEpoch, nodeKey, signedBy } from '../../membership/fixtures.ts'
 
 const EVENT_TIMEOUT_MS = 5000
 
 /** Resolves with the first 'roster' event for `epoch`; rejects if none comes within the timeout. */
 async function rosterEvent (store: RosterStore, epoch: number): Promise<RosterUpdate> {
-  return new Promise((resolve, reject) => {
-    const onRoster = (update: RosterUpdate): void => {
-      if (update.current.epoch !== epoch) return
-      clearTimeout(timer)
-      store.off('roster', onRoster)
-      resolve(update)
-    }
-    const timer = setTimeout(() => {
-      store.off('roster', onRoster)
-      reject(new Error(`no roster event for epoch ${epoch} within ${EVENT_TIMEOUT_MS} ms`))
-    }, EVENT_TIMEOUT_MS)
-    store.on('roster', onRoster)
-  })
+  return waitFor(store, 'roster', update => update.current.epoch === epoch, EVENT_TIMEOUT_MS)
 }
 
 /** Resolves with the first 'refused' event carrying `code`; rejects if none comes within the timeout. */
 async function refusedEvent (store: RosterStore, code: ReasonCode): Promise<RosterRefusal> {
-  return new Promise((resolve, reject) => {
-    const onRefused = (refusal: RosterRefusal): void => {
-      if (refusal.code !== code) return
-      clearTimeout(timer)
-      store.off('refused', onRefused)
-      resolve(refusal)
-    }
-    const timer = setTimeout(() => {
-      store.off('refused', onRefused)
-      reject(new Error(`no refused event with ${code} within ${EVENT_TIMEOUT_MS} ms`))
-    }, EVENT_TIMEOUT_MS)
-    store.on('refused', onRefused)
-  })
+  return waitFor(store, 'refused', refusal => refusal.code === code, EVENT_TIMEOUT_MS)
 }
 
 function epochName (epoch: number): string {
-  return `${String(epoch).padStart(12, '0')}.json`
+  return `${String(epoch).padStart(16, '0')}.json`
 }
 
 describe('RosterStore', () => {
@@ -81,7 +58,7 @@ describe('RosterStore', () => {
     for (const e of epochs) {
       assert.equal(stored.get(epochName(e)), epoch(e).encode(), `epoch ${e} stored unchanged`)
     }
-    assert.deepEqual([...stored.keys()].filter(n => /^\d{12}\.json$/.test(n)), epochs.map(epochName))
+    assert.deepEqual([...stored.keys()].filter(n => /^\d{16}\.json$/.test(n)), epochs.map(epochName))
   }
 
   before(async () => {
@@ -134,7 +111,7 @@ describe('RosterStore', () => {
   })
 
   describe('applying epochs', () => {
-    it('a newer signed epoch emits roster with a diff and is stored as epochs/<12 digits>.json', async () => {
+    it('a newer signed epoch emits roster with a diff and is stored as epochs/<16 digits>.json', async () => {
       const s = store()
       await s.open()
       await writeFile(rosterFile, epoch(2).encode())
@@ -166,7 +143,7 @@ describe('RosterStore', () => {
       const s = store()
       await s.open()
       let refusals = 0
-      s.on('refused', () => { refusals++ })
+      s.addEventListener('refused', () => { refusals++ })
       assert.equal(await s.applyFile(), null)
       assert.equal(refusals, 0)
     })

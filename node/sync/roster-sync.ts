@@ -1,8 +1,10 @@
 import { stat } from 'node:fs/promises'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { MAX_ROSTER_BYTES, type RosterStore } from '../membership/index.ts'
-import type { Logger } from './log.ts'
+import { MAX_ROSTER_BYTES } from '../../membership/index.ts'
+import type { RosterStore } from '../files/roster-store.ts'
+import type { EpochExchange } from '../gate/gate.ts'
+import type { Logger } from '../log.ts'
 
 /**
  * Roster propagation between admitted peers. A node that accepts a new epoch announces it to its
@@ -59,7 +61,9 @@ function asError (err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err))
 }
 
-export class RosterSync {
+export class RosterSync implements EpochExchange {
+  readonly protocol = ROSTER_PROTOCOL
+  readonly maxInboundStreams = MAX_INBOUND_SYNC_STREAMS
   private readonly store: RosterStore
   private readonly log: Logger
   /** The newest epoch each admitted connection claims to run, by connection id. */
@@ -121,9 +125,9 @@ export class RosterSync {
   }
 
   /** Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles. */
-  announceSoon (connections: () => Connection[]): void {
+  announce (connections: () => Connection[]): void {
     clearTimeout(this.announceTimer)
-    this.announceTimer = setTimeout(() => { void this.announce(this.store.current.epoch, connections()) }, ANNOUNCE_SETTLE_MS)
+    this.announceTimer = setTimeout(() => { void this.announceNow(this.store.current.epoch, connections()) }, ANNOUNCE_SETTLE_MS)
     this.announceTimer.unref()
   }
 
@@ -132,7 +136,7 @@ export class RosterSync {
     this.claims.clear()
   }
 
-  private async announce (epoch: number, connections: readonly Connection[]): Promise<void> {
+  private async announceNow (epoch: number, connections: readonly Connection[]): Promise<void> {
     await Promise.all(connections.map(async connection => {
       const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
       let stream: Stream | undefined

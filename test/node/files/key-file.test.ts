@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import {
   generateNodeKey, generateSigningKey, KEY_FILE_MODE, KeyFileError, readKeyFile, signMessage, verifyNoble, writeKeyFile,
   type KeyFile, type KeyKind
-} from '../../membership/index.ts'
+} from '../../../node/index.ts'
 
 async function rejection (promise: Promise<unknown>): Promise<KeyFileError> {
   const err = await promise.then(() => undefined, (e: unknown) => e)

@@ -1,0 +1,40 @@
+import type { Logger } from './log.ts'
+
+/**
+ * The one table of log event names. Every line fedgate writes carries one of these as `event`.
+ * `audit: true` marks the audit trail (who was admitted, refused or dropped, and why, and what
+ * changed the roster or a credential); the rest is operational. Adding a row here adds it to the
+ * README table, which a test keeps in step.
+ */
+export const EVENTS = {
+  'admission': { audit: true, meaning: 'a peer passed the membership exchange and its connection opened' },
+  'refusal': { audit: true, meaning: 'a connection attempt was refused, by this node or by the peer, with the reason code' },
+  'stream-reset': { audit: true, meaning: 'an inbound stream was reset before its handler, with the reason code' },
+  'disconnect': { audit: true, meaning: 'an admitted connection closed, with the reason code' },
+  'ban': { audit: true, meaning: 'a remote address earned a temporary ban after repeated refusals that prove it is not a member' },
+  'roster-accepted': { audit: true, meaning: 'a roster epoch was accepted and stored' },
+  'roster-refused': { audit: true, meaning: 'a roster epoch was refused; the accepted one stays in force' },
+  'roster-restored': { audit: true, meaning: 'the node resumed at the newest epoch stored in its data directory' },
+  'roster-root-untrusted': { audit: true, meaning: 'stored epochs did not chain to the pinned trust root and were set aside' },
+  'credential-renewal': { audit: true, meaning: 'a renewed credential was applied (this node\'s own, or a peer\'s)' },
+  'credential-renewal-refused': { audit: true, meaning: 'a renewed credential was refused, with the reason code' },
+  'own-credential-refused': { audit: true, meaning: 'this node\'s own credential no longer verifies under the accepted roster' },
+  'credential-renewal-failed': { audit: false, meaning: 'a renewed credential could not be pushed to a peer' },
+  'credential-watch-error': { audit: false, meaning: 'watching the credential file failed' },
+  'roster-watch-error': { audit: false, meaning: 'watching or reading the roster file failed' },
+  'roster-sync-failed': { audit: false, meaning: 'fetching roster epochs from a peer failed' },
+  'enforcement-error': { audit: false, meaning: 'a re-check of admitted connections failed unexpectedly (a bug: please report it)' },
+  'reserved-dial': { audit: false, meaning: 'a reserved peer was dialled, with the result' },
+  'started': { audit: false, meaning: 'the node started' },
+  'stopped': { audit: false, meaning: 'the node stopped' },
+  'reload': { audit: false, meaning: 'the node re-reads its roster and credential files (SIGHUP)' }
+} as const satisfies Record<string, { audit: boolean, meaning: string }>
+
+export type EventName = keyof typeof EVENTS
+
+export type Level = 'info' | 'warn' | 'error'
+
+/** Writes one structured line: `event`, then the fields, then a human message. */
+export function logEvent (log: Logger, level: Level, event: EventName, fields: Record<string, unknown>, message: string): void {
+  log[level]({ event, ...fields }, message)
+}

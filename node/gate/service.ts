@@ -1,0 +1,77 @@
+import type { Connection, Libp2pEvents, Startable } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import type { TypedEventTarget } from 'main-event'
+import { logEvent } from '../events.ts'
+import type { RosterRefusal, RosterUpdate } from '../files/roster-store.ts'
+import { BYE_PROTOCOL } from './bye.ts'
+import { internalsOf, rosterRefused, type FederationGate } from './gate.ts'
+import { RENEW_PROTOCOL } from './renewal.ts'
+import type { GuardableRegistrar } from './stream-guard.ts'
+
+/** The libp2p components the fedgate service uses. */
+export interface FederationServiceComponents {
+  registrar: Pick<Registrar, 'handle' | 'unhandle'> & Partial<GuardableRegistrar>
+  events: TypedEventTarget<Libp2pEvents>
+}
+
+/** fedgate's libp2p service: it has no API of its own; the gate is the API. */
+export interface FederationService extends Startable {
+  readonly [Symbol.toStringTag]: string
+}
+
+/**
+ * The libp2p service that runs a gate inside a node: it hooks the stream guard into the registrar
+ * at construction (before any other service registers a handler), registers fedgate's protocols,
+ * tracks connections as they open and close, applies roster epochs to live connections, and before
+ * the node stops tells every peer why its connection closes. A registrar without the hooked shape
+ * stops the node from being created (UnguardableRegistrarError).
+ */
+export function federationService (gate: FederationGate): (components: FederationServiceComponents) => FederationService {
+  return (components) => {
+    const internals = internalsOf(gate)
+    const { admitted, guard, bye, renewal, enforcement, sync } = internals
+    guard.install(components.registrar)
+    const onOpen = (evt: CustomEvent<Connection>): void => {
+      const entry = admitted.open(evt.detail)
+      if (entry === undefined) return
+      enforcement.scheduleExpiry(entry)
+      // A roster epoch may have landed between the membership exchange and this moment.
+      const code = enforcement.recheck(entry.peer.credential, entry.peer.peerId)
+      if (code !== null) void bye.close(entry.connection, code)
+      else sync?.want(entry.peer.rosterEpoch, entry.connection)
+    }
+    const onClose = (evt: CustomEvent<Connection>): void => {
+      admitted.close(evt.detail)
+      sync?.forget(evt.detail)
+    }
+    const onRoster = (evt: CustomEvent<RosterUpdate>): void => {
+      internals.rosterChanged(evt.detail).catch(err => { logEvent(gate.log, 'error', 'enforcement-error', { err: String(err) }, 'live enforcement failed') })
+    }
+    const onRosterRefused = (evt: CustomEvent<RosterRefusal>): void => { rosterRefused(gate, evt.detail) }
+    components.events.addEventListener('connection:open', onOpen)
+    components.events.addEventListener('connection:close', onClose)
+    return {
+      [Symbol.toStringTag]: '@fedgate/federation',
+      async start () {
+        await components.registrar.handle(RENEW_PROTOCOL, async (stream, connection) => renewal.receive(stream, connection))
+        await components.registrar.handle(BYE_PROTOCOL, async (stream, connection) => bye.receive(stream, connection))
+        if (sync !== undefined) await components.registrar.handle(sync.protocol, async (stream, connection) => sync.serve(stream, connection), { maxInboundStreams: sync.maxInboundStreams })
+        gate.store.addEventListener('roster', onRoster)
+        gate.store.addEventListener('refused', onRosterRefused)
+        internals.setRunning(true)
+      },
+      async beforeStop () {
+        internals.setRunning(false)
+        gate.store.removeEventListener('roster', onRoster)
+        gate.store.removeEventListener('refused', onRosterRefused)
+        sync?.stop()
+        await internals.closeAll('shutdown')
+      },
+      async stop () {
+        components.events.removeEventListener('connection:open', onOpen)
+        components.events.removeEventListener('connection:close', onClose)
+        for (const protocol of [RENEW_PROTOCOL, BYE_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) await components.registrar.unhandle(protocol)
+      }
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import type { MultiaddrConnection } from '@libp2p/interface'
+import type { Limits, ReasonCode } from '../../membership/index.ts'
+import type { Refusal } from '../types.ts'
+import type { BanList } from './bans.ts'
+import { ipOf } from './ip.ts'
+
+export interface PendingHandshakesInit {
+  readonly limits: () => Limits
+  readonly bans: BanList | null
+  readonly clock: () => number
+  readonly record: (refusal: Omit<Refusal, 'at'>) => void
+}
+
+interface Pending {
+  readonly key: string
+  readonly ip: string
+  readonly conn: MultiaddrConnection
+  readonly at: number
+  negotiated: boolean
+  timer: NodeJS.Timeout | undefined
+}
+
+/** Handshakes a banned IP may have in progress at once; its newest arrival still takes a place. */
+export const BANNED_PENDING_PER_IP = 2
+
+/**
+ * Inbound handshakes in progress, counted per remote IP, decided at TCP accept before any handshake
+ * work. It is fair by design, so that a flood never locks out a member, even one behind the same
+ * address (a NAT, a cloud egress, a host running several nodes):
+ * - when an IP holds its share (`maxPendingHandshakesPerIp`, or BANNED_PENDING_PER_IP for a banned
+ *   IP), its newest connection takes the place of its oldest unfinished one: a member's handshake
+ *   finishes in a few round trips, while a stalling one is the oldest;
+ * - when the node-wide cap is full, a newcomer takes the place of the oldest handshake of the IP
+ *   holding the most (never of an IP holding fewer than the newcomer's would), so a flood from a
+ *   few addresses cannot keep out an address it does not control;
+ * - a connection must choose its encryption protocol within `firstBytesTimeout`, so a socket that
+ *   never sends a byte is cut in seconds, not at the end of the handshake deadline.
+ * Bans never cut a connection here: a banned IP keeps a small share, and the outsider encrypter
+ * turns away its plain-Noise dialers before any Noise work. Every cut is recorded as a refusal
+ * (logged, counted; a missed deadline, which proves nothing about membership but costs a socket,
+ * also feeds the IP's ban count).
+ */
+export class PendingHandshakes {
+  private readonly init: PendingHandshakesInit
+  private readonly byKey = new Map<string, Pending>()
+  private readonly byIp = new Map<string, Set<Pending>>()
+
+  constructor (init: PendingHandshakesInit) {
+    this.init = init
+  }
+
+  /** Called at TCP accept; false to cut the connection at once. */
+  admit (conn: MultiaddrConnection): boolean {
+    const { limits, bans, clock } = this.init
+    const remoteAddr = conn.remoteAddr.toString()
+    const ip = ipOf(remoteAddr) ?? remoteAddr
+    const now = clock()
+    const { maxPendingHandshakes, maxPendingHandshakesPerIp, firstBytesTimeoutMs } = limits()
+    const share = bans?.isBanned(ip, now) === true ? Math.min(BANNED_PENDING_PER_IP, maxPendingHandshakesPerIp) : maxPendingHandshakesPerIp
+    const own = this.byIp.get(ip)
+    if (own !== undefined && own.size >= share) {
+      const oldest = own.values().next().value
+      if (oldest !== undefined) this.cut(oldest, 'rate-limited')
+    } else if (this.byKey.size >= maxPendingHandshakes && !this.evictFor((own?.size ?? 0) + 1)) {
+      return this.refuse('rate-limited', remoteAddr)
+    }
+    const entry: Pending = { key: remoteAddr, ip, conn, at: now, negotiated: false, timer: undefined }
+    entry.timer = setTimeout(() => { this.missedDeadline(entry) }, firstBytesTimeoutMs)
+    entry.timer.unref()
+    this.byKey.set(remoteAddr, entry)
+    let set = this.byIp.get(ip)
+    if (set === undefined) {
+      set = new Set()
+      this.byIp.set(ip, set)
+    }
+    set.add(entry)
+    conn.addEventListener('close', () => { this.done(remoteAddr) }, { once: true })
+    return true
+  }
+
+  /** The connection from `remoteAddr` chose its encryption protocol: its first-bytes deadline is met. */
+  negotiated (remoteAddr: string | undefined): void {
+    const entry = remoteAddr === undefined ? undefined : this.byKey.get(remoteAddr)
+    if (entry === undefined) return
+    entry.negotiated = true
+    clearTimeout(entry.timer)
+  }
+
+  /** The handshake of `remoteAddr` ended, either way. */
+  done (remoteAddr: string | undefined): void {
+    const entry = remoteAddr === undefined ? undefined : this.byKey.get(remoteAddr)
+    if (entry === undefined) return
+    clearTimeout(entry.timer)
+    this.byKey.delete(entry.key)
+    const set = this.byIp.get(entry.ip)
+    set?.delete(entry)
+    if (set?.size === 0) this.byIp.delete(entry.ip)
+  }
+
+  /** Handshakes in progress, node-wide and for the IPs holding the most. */
+  stats (top = 10): { pending: number, byIp: Array<{ ip: string, pending: number }> } {
+    const byIp = [...this.byIp].map(([ip, set]) => ({ ip, pending: set.size })).sort((a, b) => b.pending - a.pending).slice(0, top)
+    return { pending: this.byKey.size, byIp }
+  }
+
+  /** Frees a place for a newcomer whose IP would then hold `wouldHold`; false when fairness forbids it. */
+  private evictFor (wouldHold: number): boolean {
+    let victim: Pending | undefined
+    let victimHeld = 0
+    for (const set of this.byIp.values()) {
+      const oldest = set.values().next().value
+      if (oldest === undefined) continue
+      if (set.size > victimHeld || (set.size === victimHeld && victim !== undefined && oldest.at < victim.at)) {
+        victim = oldest
+        victimHeld = set.size
+      }
+    }
+    if (victim === undefined || victimHeld < wouldHold) return false
+    this.cut(victim, 'rate-limited')
+    return true
+  }
+
+  private missedDeadline (entry: Pending): void {
+    if (!entry.negotiated && this.byKey.get(entry.key) === entry) this.cut(entry, 'handshake-timeout')
+  }
+
+  private cut (entry: Pending, code: ReasonCode): void {
+    this.done(entry.key)
+    this.init.record({ code, by: 'local', stage: 'accept', direction: 'inbound', remoteAddr: entry.key })
+    entry.conn.abort(new Error(`fedgate: ${code}`))
+  }
+
+  private refuse (code: ReasonCode, remoteAddr: string): false {
+    this.init.record({ code, by: 'local', stage: 'accept', direction: 'inbound', remoteAddr })
+    return false
+  }
+}
