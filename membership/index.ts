@@ -16,7 +16,7 @@ export {
 } from './policy.ts'
 export {
   Roster, acceptRoster, countSignatures, adminSetFingerprint, MAX_ROSTER_BYTES, MAX_MEMBERS,
-  type Member, type Revocation, type AdminSet, type RosterSignature, type RosterDocument
+  type Member, type Revocation, type AdminSet, type RosterSignature, type RosterDocument, type RosterHead
 } from './roster.ts'
 export {
   initRoster, addMember, removeMember, revoke, allowProtocol, setPolicy, setAdmins, signRoster, type InitRosterOptions

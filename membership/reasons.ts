@@ -126,8 +126,8 @@ export const REASONS = {
   },
   'member-mismatch': {
     stage: 'live',
-    meaning: 'a renewed credential names another member than the one admitted, or widens its roles past what admission allowed',
-    fix: 'renew a node with a credential of its own member; a node that changes member must reconnect'
+    meaning: 'a renewed credential names another member than the one admitted or widens its roles, or a reserved peer answered as another member than the roster lists at its address',
+    fix: 'renew a node with a credential of its own member (a node that changes member or gains roles reconnects); check the reserved address and the roster addrs'
   },
   'connection-closed': {
     stage: 'live',

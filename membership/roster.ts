@@ -28,6 +28,13 @@ export interface AdminSet {
   readonly keys: readonly string[]
 }
 
+/** What deciding on a successor needs of the accepted epoch. */
+export interface RosterHead {
+  readonly federation: string
+  readonly epoch: number
+  readonly admins: AdminSet
+}
+
 export interface RosterSignature {
   readonly key: string
   readonly sig: string
@@ -148,6 +155,10 @@ export class Roster {
       signatures
     })
     return new Roster(document, policy, members)
+  }
+
+  get admins (): AdminSet {
+    return this.document.admins
   }
 
   /** The stored form: pretty-printed JSON with a trailing newline. */
@@ -284,7 +295,7 @@ export function countSignatures (roster: Roster, admins: AdminSet, verify: Signa
  * valid signatures by the admin set of `current`. With no current roster (genesis, pinned on first
  * use) the roster's own admin set is the trust root. Throws RosterRefusedError with a reason code.
  */
-export function acceptRoster (current: Roster | null, next: Roster, verify: SignatureVerifier = verifySignature): void {
+export function acceptRoster (current: RosterHead | null, next: Roster, verify: SignatureVerifier = verifySignature): void {
   if (current !== null) {
     if (next.federation !== current.federation) {
       throw new RosterRefusedError('federation-mismatch', `roster is for federation ${JSON.stringify(next.federation)}, the accepted roster is for ${JSON.stringify(current.federation)}`)
@@ -293,7 +304,7 @@ export function acceptRoster (current: Roster | null, next: Roster, verify: Sign
       throw new RosterRefusedError('roster-stale', `epoch ${next.epoch} is not newer than the accepted epoch ${current.epoch}`)
     }
   }
-  const admins = current?.document.admins ?? next.document.admins
+  const admins = current?.admins ?? next.document.admins
   const { valid, bad, outsiders } = countSignatures(next, admins, verify)
   if (bad.length > 0) {
     throw new RosterRefusedError('bad-signature', `signature by admin ${bad[0]} does not verify over epoch ${next.epoch}; the roster was changed after signing or the signature is forged`)

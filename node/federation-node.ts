@@ -144,7 +144,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
       bans: init.bans,
       clock: init.clock,
       verifier: new CredentialVerifier(),
-      sync: init.rosterSync === false ? undefined : new RosterSync(store, log)
+      sync: init.rosterSync === false ? undefined : new RosterSync(store, log, { metrics, clock: init.clock })
     })
   } catch (err) {
     if (ownsStore) await store.close()

@@ -15,6 +15,7 @@ export class FedgateMetrics {
   readonly disconnects: Counter<'reason'>
   readonly credentialRenewals: Counter<'direction' | 'result'>
   readonly revocationLatency: Histogram
+  readonly rosterSyncPulls: Counter<'result'>
   private notAfterMs: (() => number) | undefined
 
   constructor (registry: Registry = new Registry()) {
@@ -70,6 +71,12 @@ export class FedgateMetrics {
       name: 'fedgate_revocation_disconnect_seconds',
       help: 'Time from a roster epoch being accepted to each connection it revokes being closed',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry]
+    })
+    this.rosterSyncPulls = new Counter({
+      name: 'fedgate_roster_sync_pulls_total',
+      help: 'Roster epoch pulls from peers, by result: delivered, failed (stalled, cut, broke the protocol), refused (served an epoch the store refused), ignored (a claim from a peer under backoff)',
+      labelNames: ['result'],
       registers: [registry]
     })
   }

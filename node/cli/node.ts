@@ -5,6 +5,7 @@ import {
   adminAddress, ConfigError, DaemonStartError, DEFAULT_ADMIN, formatHostPort, humanDuration, loadDaemonConfig, LOG_LEVELS, runDaemon, timeLeft,
   type DaemonFlags, type PublishDocument, type StatusDocument
 } from '../daemon/index.ts'
+import { readSecretFile } from '../files/secret-file.ts'
 import { CliError, EXIT_REFUSED, EXIT_USAGE, printJson, printLine, printRows } from './io.ts'
 
 /** Reading `/status` should be instant; a node that does not answer within this is reported. */
@@ -35,6 +36,8 @@ export function registerNodeCommands (program: Command): void {
     .option('--dial <multiaddr...>', 'reserved peers to keep connected (redialled with backoff)')
     .option('--admin <host:port>', `admin endpoint address (default ${DEFAULT_ADMIN}; port 0 picks a free one, written to DATA_DIR/admin.addr)`)
     .option('--no-admin', 'run without the admin endpoint')
+    .option('--admin-token <file>', 'require the bearer token in FILE (mode 0600) for POST /roster')
+    .option('--trust-root <federation:fingerprint>', 'refuse any roster chain not rooted at this epoch or admin-set fingerprint (fedgate roster show prints them)')
     .option('--audit-log <file>', 'append the JSON audit log to this file (default: stdout)')
     .addOption(new Option('--log-level <level>', 'audit log level (default info)').choices(LOG_LEVELS))
     .option('--roster-sync', 'exchange roster epochs with admitted peers (the default)')
@@ -65,11 +68,14 @@ export function registerNodeCommands (program: Command): void {
     .description('hand a signed roster epoch to a running node (POST /roster); exit 1 if the node refuses it')
     .argument('<file>', 'roster file')
     .option('--admin <host:port>', 'the node\'s admin endpoint', DEFAULT_ADMIN)
+    .option('--admin-token <file>', 'file holding the bearer token the node requires (its config\'s adminToken)')
     .option('--json', 'print the node\'s answer as one JSON document')
-    .action(async (file: string, opts: { admin: string, json?: boolean }) => {
+    .action(async (file: string, opts: { admin: string, adminToken?: string, json?: boolean }) => {
       const text = await readRosterText(file)
-      const { status, doc } = await request(opts.admin, '/roster', { method: 'POST', body: text, timeoutMs: PUBLISH_TIMEOUT_MS })
+      const token = opts.adminToken === undefined ? undefined : await readSecretFile(opts.adminToken).catch((err: unknown) => { throw new CliError(err instanceof Error ? err.message : String(err)) })
+      const { status, doc } = await request(opts.admin, '/roster', { method: 'POST', body: text, timeoutMs: PUBLISH_TIMEOUT_MS, ...(token === undefined ? {} : { token }) })
       const answer = doc as PublishDocument
+      if (status === 401) throw new CliError(`admin endpoint ${opts.admin}: the node requires a bearer token for POST /roster`, { fix: 'pass --admin-token FILE, the file the node config\'s adminToken names' })
       if ((status !== 200 && status !== 409 && status !== 413) || typeof answer.accepted !== 'boolean') {
         throw new CliError(`admin endpoint ${opts.admin}: /roster answered HTTP ${status}`, { fix: 'check that --admin points at a fedgate node' })
       }
@@ -106,7 +112,7 @@ async function readRosterText (file: string): Promise<string> {
 }
 
 /** One request to a node's admin endpoint; an unreachable endpoint is one clear error line. */
-async function request (admin: string, path: string, init: { method: 'GET' | 'POST', body?: string, timeoutMs: number }): Promise<{ status: number, doc: object }> {
+async function request (admin: string, path: string, init: { method: 'GET' | 'POST', body?: string, token?: string, timeoutMs: number }): Promise<{ status: number, doc: object }> {
   let address
   try {
     address = adminAddress(admin, `--admin ${admin}`, true)
@@ -119,7 +125,7 @@ async function request (admin: string, path: string, init: { method: 'GET' | 'PO
     response = await fetch(url, {
       method: init.method,
       signal: AbortSignal.timeout(init.timeoutMs),
-      ...(init.body === undefined ? {} : { body: init.body, headers: { 'content-type': 'application/json' } })
+      ...(init.body === undefined ? {} : { body: init.body, headers: { 'content-type': 'application/json', ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }) } })
     })
   } catch (err) {
     throw new CliError(`admin endpoint ${admin}: unreachable (${networkCode(err)})`, {

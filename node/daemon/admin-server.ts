@@ -4,6 +4,8 @@ import { MAX_ROSTER_BYTES, reasonFix, type ReasonCode } from '../../membership/i
 import type { FederationNode } from '../federation-node.ts'
 import type { Refusal } from '../types.ts'
 import { formatHostPort, type AdminAddress } from './config.ts'
+import { precheckRoster } from '../files/roster-precheck.ts'
+import { screenAdminPost, screenAdminRequest } from './admin-guard.ts'
 import { AdminListenError } from './errors.ts'
 
 /** How many of the node's most recent refusals `/status` lists. */
@@ -38,6 +40,13 @@ export type PublishDocument =
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void
 
+export interface AdminServerOptions {
+  /** @default now */
+  startedAt?: number
+  /** When set, `POST /roster` needs `Authorization: Bearer TOKEN`. */
+  token?: string
+}
+
 /**
  * The node's local admin endpoint (plain node:http): `GET /status`, `GET /metrics`,
  * `GET /healthz` and `POST /roster`. It binds to loopback unless the operator chose otherwise.
@@ -47,17 +56,20 @@ export class AdminServer {
   private readonly server: Server
   private readonly node: FederationNode
   private readonly startedAt: number
+  private readonly token: string | undefined
   private stopping = false
+  private publishing = false
 
-  private constructor (server: Server, node: FederationNode, address: AdminAddress, startedAt: number) {
+  private constructor (server: Server, node: FederationNode, address: AdminAddress, opts: AdminServerOptions) {
     this.server = server
     this.node = node
     this.address = address
-    this.startedAt = startedAt
+    this.startedAt = opts.startedAt ?? Date.now()
+    this.token = opts.token
   }
 
   /** Binds the endpoint; port 0 picks a free port (see `address`). Rejects with AdminListenError. */
-  static async listen (node: FederationNode, at: AdminAddress, startedAt: number = Date.now()): Promise<AdminServer> {
+  static async listen (node: FederationNode, at: AdminAddress, opts: AdminServerOptions = {}): Promise<AdminServer> {
     const server = createServer()
     server.requestTimeout = REQUEST_TIMEOUT_MS
     await new Promise<void>((resolve, reject) => {
@@ -65,7 +77,7 @@ export class AdminServer {
       server.listen(at.port, at.host, () => { resolve() })
     })
     const bound = server.address() as AddressInfo
-    const admin = new AdminServer(server, node, { host: at.host, port: bound.port }, startedAt)
+    const admin = new AdminServer(server, node, { host: at.host, port: bound.port }, opts)
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       // One request per connection: the callers (CLI, scrapers, probes) come seldom, and a CLI
       // process would otherwise wait for an idle keep-alive socket to time out before exiting.
@@ -140,7 +152,13 @@ export class AdminServer {
     const path = new URL(req.url ?? '/', 'http://admin').pathname
     const entry = Object.hasOwn(this.routes, path) ? this.routes[path] : undefined
     try {
-      if (entry === undefined) {
+      const guard = { address: this.address, ...(this.token === undefined ? {} : { token: this.token }) }
+      const screened = screenAdminRequest(req, guard) ?? (entry?.method === 'POST' && req.method === 'POST' ? screenAdminPost(req, guard) : null)
+      if (screened !== null) {
+        if (screened.status === 401) res.setHeader('www-authenticate', 'Bearer')
+        sendJson(res, screened.status, { error: screened.error, message: screened.message })
+        req.resume()
+      } else if (entry === undefined) {
         sendJson(res, 404, { error: 'not-found', message: `no such endpoint ${path}; try /status, /metrics, /healthz or POST /roster` })
       } else if (req.method !== entry.method && !(entry.method === 'GET' && req.method === 'HEAD')) {
         res.setHeader('allow', entry.method === 'GET' ? 'GET, HEAD' : entry.method)
@@ -154,24 +172,46 @@ export class AdminServer {
     }
   }
 
+  /**
+   * `POST /roster`: one at a time (a second gets 429), a body no larger than the largest roster a
+   * node accepts, and a large one checked off the main thread before it is parsed here.
+   */
   private async publish (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = await readBody(req, MAX_ROSTER_BYTES)
-    if (text === null) {
-      sendJson(res, 413, { accepted: false, code: 'malformed', message: `roster larger than ${MAX_ROSTER_BYTES} bytes`, fix: reasonFix('malformed') })
+    if (this.publishing) {
+      req.resume()
+      sendJson(res, 429, { error: 'busy', message: 'another roster is being published; retry when it is done' })
       return
     }
-    const before = this.node.roster.fingerprint
-    const refusal = await this.node.store.applyText(text, 'publish')
-    const doc: PublishDocument = refusal === null
-      ? { accepted: true, epoch: this.node.roster.epoch, alreadyInForce: this.node.roster.fingerprint === before }
-      : { accepted: false, code: refusal.code, message: refusal.message, fix: reasonFix(refusal.code) }
-    sendJson(res, refusal === null ? 200 : 409, doc)
+    this.publishing = true
+    try {
+      const text = await readBody(req, MAX_ROSTER_BYTES)
+      if (text === null) {
+        sendJson(res, 413, { accepted: false, code: 'malformed', message: `roster larger than ${MAX_ROSTER_BYTES} bytes`, fix: reasonFix('malformed') })
+        return
+      }
+      const before = this.node.roster
+      const verdict = await precheckRoster(text, before)
+      if (verdict?.inForce === true) {
+        sendJson(res, 200, { accepted: true, epoch: before.epoch, alreadyInForce: true } satisfies PublishDocument)
+        return
+      }
+      const refusal = verdict === null ? await this.node.store.applyText(text, 'publish') : this.node.store.refuse({ ...verdict, source: 'publish' })
+      const doc: PublishDocument = refusal === null
+        ? { accepted: true, epoch: this.node.roster.epoch, alreadyInForce: this.node.roster.fingerprint === before.fingerprint }
+        : { accepted: false, code: refusal.code, message: refusal.message, fix: reasonFix(refusal.code) }
+      sendJson(res, refusal === null ? 200 : 409, doc)
+    } finally {
+      this.publishing = false
+    }
   }
 }
 
 /** The body as text, or null when it exceeds `max` bytes (the rest is drained, never buffered). */
 async function readBody (req: IncomingMessage, max: number): Promise<string | null> {
-  if (Number(req.headers['content-length'] ?? 0) > max) return null
+  if (Number(req.headers['content-length'] ?? 0) > max) {
+    req.resume()
+    return null
+  }
   return await new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { TrustRoot } from '../files/roster-store.ts'
 import { ConfigError } from './errors.ts'
 
 /** Where the admin endpoint listens unless the operator says otherwise: loopback only. */
@@ -18,7 +19,7 @@ export type LogLevel = typeof LOG_LEVELS[number]
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 256
 
-const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'dial', 'auditLog', 'logLevel', 'rosterSync'] as const
+const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot'] as const
 type ConfigField = typeof CONFIG_FIELDS[number]
 const REQUIRED_FIELDS = ['key', 'credential', 'roster', 'listen'] as const
 
@@ -30,10 +31,12 @@ const FLAG_OF: Readonly<Record<ConfigField, string>> = {
   dataDir: '--data-dir',
   listen: '--listen',
   admin: '--admin',
+  adminToken: '--admin-token',
   dial: '--dial',
   auditLog: '--audit-log',
   logLevel: '--log-level',
-  rosterSync: '--no-roster-sync'
+  rosterSync: '--no-roster-sync',
+  trustRoot: '--trust-root'
 }
 
 export interface AdminAddress {
@@ -56,6 +59,8 @@ export interface DaemonConfig {
   readonly listen: readonly string[]
   /** Null: no admin endpoint. */
   readonly admin: AdminAddress | null
+  /** A file holding the bearer token `POST /roster` requires (mode 0600); null: no token. */
+  readonly adminToken: string | null
   /** Reserved peers: dialled at start and redialled with backoff whenever they disconnect. */
   readonly dial: readonly string[]
   /** Null: the audit log goes to stdout. */
@@ -63,6 +68,8 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel
   /** Exchange roster epochs with admitted peers (announce accepted epochs, fetch missing ones). */
   readonly rosterSync: boolean
+  /** The pinned root of trust; null: the first roster is trusted on first use. */
+  readonly trustRoot: TrustRoot | null
 }
 
 /** The same settings given as command-line flags; each overrides the config file. */
@@ -74,10 +81,12 @@ export interface DaemonFlags {
   dataDir?: string
   listen?: readonly string[]
   admin?: string | false
+  adminToken?: string
   dial?: readonly string[]
   auditLog?: string
   logLevel?: string
   rosterSync?: boolean
+  trustRoot?: string
 }
 
 type Settings = { -readonly [K in keyof DaemonConfig]?: DaemonConfig[K] }
@@ -111,10 +120,12 @@ export async function loadDaemonConfig (flags: DaemonFlags, cwd: string = proces
     dataDir: merged.dataDir,
     listen: merged.listen ?? [],
     admin: merged.admin === undefined ? { host: DEFAULT_ADMIN_HOST, port: DEFAULT_ADMIN_PORT } : merged.admin,
+    adminToken: merged.adminToken ?? null,
     dial: merged.dial ?? [],
     auditLog: merged.auditLog ?? null,
     logLevel: merged.logLevel ?? DEFAULT_LOG_LEVEL,
-    rosterSync: merged.rosterSync ?? true
+    rosterSync: merged.rosterSync ?? true,
+    trustRoot: merged.trustRoot ?? null
   }
 }
 
@@ -160,6 +171,8 @@ export function parseConfigFile (text: string, file: string): Settings {
   if (doc.listen !== undefined) settings.listen = addrList(doc.listen, at('$.listen'), 'listen')
   if (doc.dial !== undefined) settings.dial = addrList(doc.dial, at('$.dial'), 'dial')
   if (doc.admin !== undefined) settings.admin = doc.admin === false ? null : adminAddress(stringValue(doc.admin, at('$.admin'), `"${DEFAULT_ADMIN}", or false for no admin endpoint`), at('$.admin'))
+  if (doc.adminToken !== undefined) settings.adminToken = path('adminToken')
+  if (doc.trustRoot !== undefined) settings.trustRoot = trustRootValue(doc.trustRoot, at('$.trustRoot'))
   if (doc.auditLog !== undefined) settings.auditLog = path('auditLog')
   if (doc.logLevel !== undefined) settings.logLevel = logLevel(doc.logLevel, at('$.logLevel'))
   if (doc.rosterSync !== undefined) {
@@ -178,6 +191,8 @@ function parseFlags (flags: DaemonFlags, cwd: string): Settings {
   if (flags.listen !== undefined) settings.listen = flags.listen.map(a => multiaddrValue(a, `--listen ${a}`, 'listen', true))
   if (flags.dial !== undefined) settings.dial = flags.dial.map(a => multiaddrValue(a, `--dial ${a}`, 'dial', true))
   if (flags.admin !== undefined) settings.admin = flags.admin === false ? null : adminAddress(flags.admin, `--admin ${flags.admin}`, true)
+  if (flags.adminToken !== undefined) settings.adminToken = resolve(cwd, flags.adminToken)
+  if (flags.trustRoot !== undefined) settings.trustRoot = trustRootFlag(flags.trustRoot)
   if (flags.auditLog !== undefined) settings.auditLog = resolve(cwd, flags.auditLog)
   if (flags.logLevel !== undefined) settings.logLevel = logLevel(flags.logLevel, `--log-level ${flags.logLevel}`, true)
   if (flags.rosterSync !== undefined) settings.rosterSync = flags.rosterSync
@@ -235,6 +250,26 @@ function multiaddrValue (value: string, where: string, kind: 'listen' | 'dial', 
     throw new ConfigError(where, `${JSON.stringify(value)} is not a TCP address fedgate can ${kind} on`, `write it like ${EXAMPLE_ADDR[kind]}`, usage)
   }
   return value
+}
+
+const TRUST_ROOT_HINT = '{ "federation": NAME, "fingerprint": 64 hex characters } (fedgate roster show prints the roster and admin-set fingerprints)'
+
+function trustRootValue (value: unknown, where: string): TrustRoot {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(where, `expected an object, got ${describe(value)}`, `write ${TRUST_ROOT_HINT}`)
+  const doc = value as Record<string, unknown>
+  const extra = Object.keys(doc).filter(k => k !== 'federation' && k !== 'fingerprint')
+  if (extra.length > 0) throw new ConfigError(`${where}.${extra[0] ?? ''}`, 'unknown field', `write ${TRUST_ROOT_HINT}`)
+  const federation = stringValue(doc.federation, `${where}.federation`, 'the federation name the roster carries')
+  const fingerprint = stringValue(doc.fingerprint, `${where}.fingerprint`, 'the fingerprint of the first trusted epoch, or of its admin set')
+  if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new ConfigError(`${where}.fingerprint`, `expected 64 lowercase hex characters, got ${describe(fingerprint)}`, 'copy the fingerprint fedgate roster show prints')
+  return { federation, fingerprint }
+}
+
+/** `--trust-root FEDERATION:FINGERPRINT`. */
+function trustRootFlag (value: string): TrustRoot {
+  const match = /^([^:]+):([0-9a-f]{64})$/.exec(value)
+  if (match?.[1] === undefined || match[2] === undefined) throw new ConfigError(`--trust-root ${value}`, 'expected FEDERATION:FINGERPRINT (64 lowercase hex characters)', 'copy the fingerprint fedgate roster show prints', true)
+  return { federation: match[1], fingerprint: match[2] }
 }
 
 function filePath (value: unknown, where: string): string {

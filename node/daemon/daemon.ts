@@ -1,7 +1,8 @@
 import { access, appendFile, constants, mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
-import { reasonFix, RosterRefusedError } from '../../membership/index.ts'
+import { adminSetFingerprint, reasonFix, RosterRefusedError } from '../../membership/index.ts'
+import { readSecretFile } from '../files/secret-file.ts'
 import { RosterStore, type RosterRefusal, type StoreLogger } from '../files/roster-store.ts'
 import { createFederationNode, type FederationNode } from '../federation-node.ts'
 import { SelfCredentialError } from '../gate/gate.ts'
@@ -9,7 +10,7 @@ import { createAuditLog, type Logger } from '../log.ts'
 import { AdminServer } from './admin-server.ts'
 import { formatHostPort, type DaemonConfig } from './config.ts'
 import { AdminListenError, DaemonStartError, describeErrno } from './errors.ts'
-import { ReservedPeers } from './reserved-peers.ts'
+import { ReservedPeers, reservedPeers } from './reserved-peers.ts'
 import { startupSummary } from './summary.ts'
 
 /** After SIGTERM/SIGINT, a stop that has not finished by then is cut short (exit code 1). */
@@ -82,6 +83,9 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   })
   if (config.auditLog !== null && init.log === undefined) await openAuditLog(config.auditLog)
   const log = init.log ?? createAuditLog({ file: config.auditLog ?? undefined, level: config.logLevel })
+  const token = config.adminToken === null ? undefined : await readSecretFile(config.adminToken).catch((err: unknown) => {
+    throw new DaemonStartError(err instanceof Error ? err.message : String(err), 'point adminToken (--admin-token) at a file of mode 0600 holding one token')
+  })
   const { store, fileRefusal } = await openRoster(config, log)
   let node: FederationNode
   try {
@@ -100,11 +104,11 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   store.watch()
   let admin: AdminServer | null = null
   try {
-    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin)
+    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin, token === undefined ? {} : { token })
     const listen = node.getMultiaddrs().map(String)
     await writeFileAtomic(join(config.dataDir, LISTEN_ADDRS_FILE), listen.map(a => a + '\n').join(''))
     if (admin !== null) await writeFileAtomic(join(config.dataDir, ADMIN_ADDR_FILE), formatHostPort(admin.address) + '\n')
-    const reserved = new ReservedPeers(node, config.dial)
+    const reserved = new ReservedPeers(node, reservedPeers(config.dial, node.roster))
     reserved.start()
     stderr.write(startupSummary({
       peerId: node.peerId,
@@ -122,6 +126,9 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       auditLog: config.auditLog,
       dataDir: config.dataDir,
       rosterFileRefused: fileRefusal === null ? null : { file: config.roster, code: fileRefusal.code },
+      trustRoot: config.trustRoot === null
+        ? { pinned: false, federation: store.root.federation, fingerprint: store.root.fingerprint, admins: adminSetFingerprint(store.root.admins) }
+        : { pinned: true, federation: config.trustRoot.federation, fingerprint: config.trustRoot.fingerprint },
       now: Date.now()
     }))
     return new Daemon(config, node, admin, reserved)
@@ -196,7 +203,12 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
  * epoch can run at all, the one error line names the file and the refusal's reason code.
  */
 async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: RosterStore, fileRefusal: RosterRefusal | null }> {
-  const store = new RosterStore({ dataDir: config.dataDir, rosterFile: config.roster, log: log.child({ component: 'roster' }) as StoreLogger })
+  const store = new RosterStore({
+    dataDir: config.dataDir,
+    rosterFile: config.roster,
+    log: log.child({ component: 'roster' }) as StoreLogger,
+    ...(config.trustRoot === null ? {} : { trustRoot: config.trustRoot })
+  })
   const refusals: RosterRefusal[] = []
   const onRefused = (evt: CustomEvent<RosterRefusal>): void => { refusals.push(evt.detail) }
   store.addEventListener('refused', onRefused)

@@ -1,7 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Roster } from '../../membership/index.ts'
 import { refusalOf } from '../net/refusal.ts'
 import type { FederationNode } from '../federation-node.ts'
+import { DaemonStartError } from './errors.ts'
 
 /** First redial delay after a failed dial or a lost connection. */
 export const REDIAL_MIN_MS = 1_000
@@ -19,8 +21,38 @@ export interface ReservedPeersInit {
   maxBackoffMs?: number
 }
 
+/** A reserved peer: an address pinned to a PeerId (its /p2p/ part) or to the roster member that lists it. */
+export interface ReservedAddress {
+  readonly addr: string
+  readonly memberId?: string
+}
+
+/**
+ * Resolves the config's `dial` addresses against the roster. An address with /p2p/ is pinned to that
+ * PeerId; one without must be an address the roster lists for a member, and is pinned to that
+ * member: whoever answers there as another member is not kept. Any other address is refused, since
+ * it would admit whichever member happens to answer there.
+ */
+export function reservedPeers (addrs: readonly string[], roster: Roster): ReservedAddress[] {
+  return addrs.map(addr => {
+    if (multiaddr(addr).getComponents().some(c => c.name === 'p2p')) return { addr }
+    const listed = [...roster.members.values()].filter(m => m.addrs?.some(a => withoutPeerId(a) === addr) === true)
+    const [member] = listed
+    if (member === undefined || listed.length > 1) {
+      throw new DaemonStartError(`dial ${addr}: ${listed.length > 1 ? `several roster members list this address (${listed.map(m => m.id).join(', ')})` : 'no /p2p/ PeerId and no roster member lists this address'}, so it is not pinned to a member`,
+        'add /p2p/<PeerId> to the address, or list it for its member (fedgate roster update-member --addr) in a signed epoch')
+    }
+    return { addr, memberId: member.id }
+  })
+}
+
+function withoutPeerId (addr: string): string {
+  return addr.replace(/\/p2p\/[^/]+$/, '')
+}
+
 interface Reservation {
   readonly addr: Multiaddr
+  readonly memberId: string | undefined
   peerId: string | undefined
   backoffMs: number
   connectedAt: number | undefined
@@ -40,11 +72,19 @@ export class ReservedPeers {
   private stopped = false
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => { this.disconnected(evt.detail.toString()) }
 
-  constructor (node: FederationNode, addrs: readonly string[], init: ReservedPeersInit = {}) {
+  constructor (node: FederationNode, addrs: readonly ReservedAddress[], init: ReservedPeersInit = {}) {
     this.node = node
     this.minBackoffMs = init.minBackoffMs ?? REDIAL_MIN_MS
     this.maxBackoffMs = init.maxBackoffMs ?? REDIAL_MAX_MS
-    this.reservations = addrs.map(a => ({ addr: multiaddr(a), peerId: multiaddr(a).getComponents().find(c => c.name === 'p2p')?.value, backoffMs: this.minBackoffMs, connectedAt: undefined, timer: undefined, dialing: false }))
+    this.reservations = addrs.map(({ addr, memberId }) => ({
+      addr: multiaddr(addr),
+      memberId,
+      peerId: multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value,
+      backoffMs: this.minBackoffMs,
+      connectedAt: undefined,
+      timer: undefined,
+      dialing: false
+    }))
   }
 
   start (): void {
@@ -64,6 +104,14 @@ export class ReservedPeers {
     r.timer = undefined
     try {
       const connection = await this.node.dial(r.addr)
+      const answered = this.node.gate.peerOf(connection)?.memberId
+      if (r.memberId !== undefined && answered !== r.memberId) {
+        // The roster lists this address for another member: whoever answered is not the reserved peer.
+        await connection.close()
+        this.node.log.warn({ event: 'reserved-dial', result: 'failed', addr: r.addr.toString(), reason: 'member-mismatch', expected: r.memberId, memberId: answered, retryMs: r.backoffMs }, `reserved peer ${r.addr.toString()} answered as ${answered ?? 'nobody'}, not ${r.memberId}`)
+        this.schedule(r)
+        return
+      }
       r.peerId = connection.remotePeer.toString()
       r.connectedAt = Date.now()
       this.node.log.info({ event: 'reserved-dial', result: 'connected', addr: r.addr.toString(), peerId: r.peerId }, `reserved peer connected: ${r.addr.toString()}`)

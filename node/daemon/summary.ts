@@ -28,6 +28,8 @@ export interface StartupInfo {
   dataDir: string
   /** The roster file's refusal at start, when the node runs an epoch accepted earlier instead. */
   rosterFileRefused: { file: string, code: ReasonCode } | null
+  /** The pinned trust root, or the root trusted on first use with its roster and admin-set fingerprints. */
+  trustRoot: { pinned: true, federation: string, fingerprint: string } | { pinned: false, federation: string, fingerprint: string, admins: string }
   now: number
 }
 
@@ -52,6 +54,9 @@ export function startupSummary (info: StartupInfo): string {
     ...(info.listen.length === 0 ? [['listen', '(none: outbound only)'] as [string, string]] : []),
     ...(info.dial.length === 0 ? [['dial', '(no reserved peers)'] as [string, string]] : info.dial.map((a, i): [string, string] => [i === 0 ? 'dial' : '', a])),
     ['admin', info.admin === null ? '(disabled)' : `http://${formatHostPort(info.admin)} (GET /status /metrics /healthz, POST /roster)`],
+    ['trust root', info.trustRoot.pinned
+      ? `pinned: ${info.trustRoot.federation} ${info.trustRoot.fingerprint}`
+      : `trusted on first use: ${info.trustRoot.federation} epoch fingerprint ${info.trustRoot.fingerprint}, admin set ${info.trustRoot.admins} (pin it with trustRoot in the config)`],
     ['audit log', info.auditLog ?? 'stdout'],
     ['data dir', info.dataDir]
   ]

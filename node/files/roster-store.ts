@@ -243,7 +243,8 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> {
     return null
   }
 
-  private refuse (refusal: RosterRefusal): RosterRefusal {
+  /** Records a refusal decided elsewhere (a check off the main thread): logged and dispatched like the store's own. */
+  refuse (refusal: RosterRefusal): RosterRefusal {
     this.log?.warn({ event: 'roster-refused', reason: refusal.code, epoch: refusal.epoch, source: refusal.source, detail: refusal.message, keptEpoch: this.currentRoster?.epoch ?? null }, 'roster refused; keeping the accepted epoch')
     this.safeDispatchEvent('refused', { detail: refusal })
     return refusal

@@ -44,8 +44,8 @@ export class SelfCredentialError extends Error {
 export interface EpochExchange {
   readonly protocol: string
   readonly maxInboundStreams: number
-  serve (stream: Stream, connection: Connection): Promise<void>
-  want (epoch: number, connection: Connection): void
+  serve (stream: Stream, connection: Connection, memberId: string): Promise<void>
+  want (epoch: number, connection: Connection, memberId: string): void
   forget (connection: Connection): void
   announce (connections: () => Connection[]): void
   stop (): void

@@ -38,7 +38,7 @@ export function federationService (gate: FederationGate): (components: Federatio
       // A roster epoch may have landed between the membership exchange and this moment.
       const code = enforcement.recheck(entry.peer.credential, entry.peer.peerId)
       if (code !== null) void bye.close(entry.connection, code)
-      else sync?.want(entry.peer.rosterEpoch, entry.connection)
+      else sync?.want(entry.peer.rosterEpoch, entry.connection, entry.peer.memberId)
     }
     const onClose = (evt: CustomEvent<Connection>): void => {
       admitted.close(evt.detail)
@@ -55,7 +55,13 @@ export function federationService (gate: FederationGate): (components: Federatio
       async start () {
         await components.registrar.handle(RENEW_PROTOCOL, async (stream, connection) => renewal.receive(stream, connection))
         await components.registrar.handle(BYE_PROTOCOL, async (stream, connection) => bye.receive(stream, connection))
-        if (sync !== undefined) await components.registrar.handle(sync.protocol, async (stream, connection) => sync.serve(stream, connection), { maxInboundStreams: sync.maxInboundStreams })
+        if (sync !== undefined) {
+          await components.registrar.handle(sync.protocol, async (stream, connection) => {
+            const memberId = admitted.get(connection)?.peer.memberId
+            if (memberId === undefined) stream.abort(new Error('fedgate: no-credential'))
+            else await sync.serve(stream, connection, memberId)
+          }, { maxInboundStreams: sync.maxInboundStreams })
+        }
         gate.store.addEventListener('roster', onRoster)
         gate.store.addEventListener('refused', onRosterRefused)
         internals.setRunning(true)

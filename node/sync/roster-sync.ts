@@ -1,122 +1,116 @@
-import { stat } from 'node:fs/promises'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { MAX_ROSTER_BYTES } from '../../membership/index.ts'
+import { fromUtf8 } from '../../membership/index.ts'
+import { logEvent } from '../events.ts'
+import { precheckRoster } from '../files/roster-precheck.ts'
 import type { RosterStore } from '../files/roster-store.ts'
 import type { EpochExchange } from '../gate/gate.ts'
 import type { Logger } from '../log.ts'
+import type { FedgateMetrics } from '../metrics.ts'
+import { EpochCache } from './epoch-cache.ts'
+import {
+  CONTROL_BYTES, decodeRequest, decodeSizes, encodeAnnounce, encodePull, encodeSizes, FIRST_RESPONSE_MS, MAX_EPOCHS_PER_PULL,
+  MAX_FRAME_BYTES, receiveEpoch, ROSTER_PROTOCOL, sendEpoch
+} from './wire.ts'
 
-/**
- * Roster propagation between admitted peers. A node that accepts a new epoch announces it to its
- * peers; a peer that is behind (or that learns in a handshake that the other side is ahead) pulls
- * the epochs it lacks and offers each to its RosterStore, which accepts it only under the usual
- * rules (threshold of the previous epoch's admins, higher epoch). A peer is never trusted for the
- * content: it can only hand over epochs the admins signed.
- *
- *   request   { v: 1, after: N }   → response { v: 1, count: K } then K roster epochs, ascending
- *   announce  { v: 1, epoch: N }   → no response
- */
-export const ROSTER_PROTOCOL = '/fedgate/roster/1.0.0'
-
-const VERSION = 1
-/** Epochs sent per request; a node further behind asks again. */
-const MAX_EPOCHS_PER_PULL = 16
-/** A stored epoch larger than this is not offered to peers. */
-const MAX_SYNC_EPOCH_BYTES = Math.min(MAX_ROSTER_BYTES, 64 * 1024 * 1024)
-const CONTROL_MESSAGE_BYTES = 256
-/** Roster streams a peer may have open to this node at once. */
+/** Roster streams one peer may have open to this node at once. */
 export const MAX_INBOUND_SYNC_STREAMS = 2
-const PULL_TIMEOUT_MS = 30_000
-const ANNOUNCE_TIMEOUT_MS = 2_000
+/** Pulls in flight at once, each from a different member, so one member's stalling claims never block another's. */
+export const MAX_CONCURRENT_PULLS = 4
+/** A peer whose pull failed, made no progress, or served a refused epoch is not pulled from for this long. */
+export const PEER_BACKOFF_MS = 60_000
 /** Epochs accepted in a burst (a catch-up) are announced once, for the newest. */
 const ANNOUNCE_SETTLE_MS = 50
-/** A peer whose pull failed, made no progress or served a refused epoch is not pulled from for this long. */
-const PEER_BACKOFF_MS = 60_000
+/** Announcements in flight at once; the rest wait, so a node with thousands of peers is not stalled by its own fan-out. */
+const ANNOUNCE_CONCURRENCY = 32
+const ANNOUNCE_TIMEOUT_MS = 2_000
 const MAX_PENALISED_PEERS = 4096
 
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-type SyncMessage = { after: number } | { epoch: number } | { count: number }
-
-function encode (message: SyncMessage): Uint8Array {
-  return encoder.encode(JSON.stringify({ v: VERSION, ...message }))
+interface Claim {
+  readonly epoch: number
+  readonly connection: Connection
+  readonly memberId: string
+  readonly peerId: string
 }
 
-/** Decodes a control message; throws on anything malformed. */
-function decode (bytes: Uint8Array): Record<string, unknown> {
-  const doc: unknown = JSON.parse(decoder.decode(bytes))
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || (doc as Record<string, unknown>).v !== VERSION) {
-    throw new Error('not a roster sync message of this version')
-  }
-  return doc as Record<string, unknown>
+export interface RosterSyncInit {
+  /** Counts pulls by result (fedgate_roster_sync_pulls_total). */
+  metrics?: FedgateMetrics
+  /** @default MAX_CONCURRENT_PULLS */
+  maxConcurrentPulls?: number
+  /** @default PEER_BACKOFF_MS */
+  backoffMs?: number
+  /** @default Date.now */
+  clock?: () => number
 }
 
-function epochField (doc: Record<string, unknown>, key: string): number | undefined {
-  const value = doc[key]
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined
-}
-
-function asError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
-
+/**
+ * Roster propagation between admitted peers (protocol in wire.ts). A node announces each epoch it
+ * accepts; a peer that is behind, or that learns in a handshake that the other side is ahead,
+ * pulls the epochs it lacks and offers each to its RosterStore, which accepts it only under the
+ * usual rules. A peer is never trusted for content, only for delivery, and a claim is worth nothing
+ * until delivered:
+ * - pulls run concurrently, at most one per member, choosing members at random, so the claims of
+ *   one member (however many node keys it holds, whatever epoch they claim) cannot keep another
+ *   member's real epoch away;
+ * - every read has a deadline and every chunk a minimum size, so a stalling claimant is cut in
+ *   seconds;
+ * - a claim the peer cannot back with an epoch the store accepts is dropped, and the peer is not
+ *   pulled from again for a while.
+ */
 export class RosterSync implements EpochExchange {
   readonly protocol = ROSTER_PROTOCOL
   readonly maxInboundStreams = MAX_INBOUND_SYNC_STREAMS
   private readonly store: RosterStore
   private readonly log: Logger
-  /** The newest epoch each admitted connection claims to run, by connection id. */
-  private readonly claims = new Map<string, { epoch: number, connection: Connection }>()
+  private readonly maxConcurrentPulls: number
+  private readonly backoffMs: number
+  private readonly clock: () => number
+  private readonly metrics: FedgateMetrics | undefined
+  private readonly cache: EpochCache
+  private readonly claims = new Map<string, Claim>()
+  private readonly pulling = new Set<string>()
   private readonly penalised = new Map<string, number>()
-  private pulling = false
   private announceTimer: NodeJS.Timeout | undefined
+  private stopped = false
 
-  constructor (store: RosterStore, log: Logger) {
+  constructor (store: RosterStore, log: Logger, init: RosterSyncInit = {}) {
     this.store = store
     this.log = log
+    this.maxConcurrentPulls = init.maxConcurrentPulls ?? MAX_CONCURRENT_PULLS
+    this.backoffMs = init.backoffMs ?? PEER_BACKOFF_MS
+    this.clock = init.clock ?? Date.now
+    this.metrics = init.metrics
+    this.cache = new EpochCache(store)
   }
 
-  /** Answers a peer: sends the epochs it asks for, one at a time, or notes the epoch it announces. */
-  async serve (stream: Stream, connection: Connection): Promise<void> {
-    const signal = AbortSignal.timeout(PULL_TIMEOUT_MS)
-    const lp = lpStream(stream, { maxDataLength: CONTROL_MESSAGE_BYTES })
+  /** Answers a peer: sends the epochs it pulls, or notes the epoch it announces. */
+  async serve (stream: Stream, connection: Connection, memberId: string): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
     try {
-      const doc = decode((await lp.read({ signal })).subarray())
-      const after = epochField(doc, 'after')
-      const announced = epochField(doc, 'epoch')
-      if (after !== undefined) {
-        const epochs: number[] = []
-        for (const epoch of (await this.store.epochs()).filter(e => e > after).slice(0, MAX_EPOCHS_PER_PULL)) {
-          const size = await stat(this.store.epochPath(epoch)).then(s => s.size, () => Infinity)
-          if (size > MAX_SYNC_EPOCH_BYTES) break
-          epochs.push(epoch)
-        }
-        await lp.write(encode({ count: epochs.length }), { signal })
-        for (const epoch of epochs) {
-          const text = await this.store.epochText(epoch)
-          if (text === undefined) throw new Error(`stored epoch ${epoch} disappeared`)
-          await lp.write(text, { signal })
-        }
-      } else if (announced !== undefined) {
-        this.want(announced, connection)
+      const request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })).subarray())
+      if (request.kind === 'announce') {
+        if (request.fingerprint !== this.store.current.fingerprint) this.want(request.epoch, connection, memberId)
+      } else {
+        const epochs = await this.cache.after(request.after, MAX_EPOCHS_PER_PULL)
+        const signal = AbortSignal.timeout(FIRST_RESPONSE_MS + epochs.reduce((ms, e) => ms + transferBudgetMs(e.byteLength), 0))
+        await lp.write(encodeSizes(epochs.map(e => e.byteLength)), { signal })
+        for (const bytes of epochs) await sendEpoch(lp, bytes, { signal })
       }
-      await stream.close({ signal })
+      await stream.close({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
     } catch (err) {
       stream.abort(asError(err))
     }
   }
 
-  /** Notes that `connection` runs `epoch`, and pulls when that is newer than the accepted roster. */
-  want (epoch: number, connection: Connection): void {
-    if (epoch <= this.store.current.epoch) return
+  /** Notes that `connection` (of member `memberId`) runs `epoch`, and pulls when that is newer than the accepted roster. */
+  want (epoch: number, connection: Connection, memberId: string): void {
+    if (this.stopped || epoch <= this.store.current.epoch) return
     const claim = this.claims.get(connection.id)
-    if (claim === undefined || epoch > claim.epoch) this.claims.set(connection.id, { epoch, connection })
-    if (this.pulling) return
-    this.pulling = true
-    this.pullClaims()
-      .catch(err => this.log.warn({ event: 'roster-sync-failed', err: String(err) }, 'roster sync stopped'))
-      .finally(() => { this.pulling = false })
+    if (claim === undefined || epoch > claim.epoch) {
+      this.claims.set(connection.id, { epoch, connection, memberId, peerId: connection.remotePeer.toString() })
+    }
+    this.schedule()
   }
 
   /** Forgets what a closed connection claimed. */
@@ -127,85 +121,138 @@ export class RosterSync implements EpochExchange {
   /** Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles. */
   announce (connections: () => Connection[]): void {
     clearTimeout(this.announceTimer)
-    this.announceTimer = setTimeout(() => { void this.announceNow(this.store.current.epoch, connections()) }, ANNOUNCE_SETTLE_MS)
+    this.announceTimer = setTimeout(() => { void this.announceNow(connections()) }, ANNOUNCE_SETTLE_MS)
     this.announceTimer.unref()
   }
 
   stop (): void {
+    this.stopped = true
     clearTimeout(this.announceTimer)
     this.claims.clear()
   }
 
-  private async announceNow (epoch: number, connections: readonly Connection[]): Promise<void> {
-    await Promise.all(connections.map(async connection => {
-      const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
-      let stream: Stream | undefined
-      try {
-        stream = await connection.newStream(ROSTER_PROTOCOL, { signal })
-        await lpStream(stream, { maxDataLength: CONTROL_MESSAGE_BYTES }).write(encode({ epoch }), { signal })
-        await stream.close({ signal })
-      } catch (err) {
-        // A peer that cannot be told learns the epoch in its next handshake.
-        stream?.abort(asError(err))
-      }
-    }))
-  }
-
-  /** Pulls from the peer claiming the newest epoch until no usable claim is ahead of the store. */
-  private async pullClaims (): Promise<void> {
-    for (;;) {
-      const current = this.store.current.epoch
-      const now = Date.now()
-      let best: { epoch: number, connection: Connection } | undefined
-      for (const [id, claim] of this.claims) {
-        if (claim.epoch <= current || claim.connection.status !== 'open') this.claims.delete(id)
-        else if ((this.penalised.get(claim.connection.remotePeer.toString()) ?? 0) > now) continue
-        else if (best === undefined || claim.epoch > best.epoch) best = claim
-      }
-      if (best === undefined) return
-      const progressed = await this.pull(best.connection)
-      if (!progressed) {
-        // The peer claimed an epoch it could not deliver: try the others, not this one again soon.
-        this.penalise(best.connection.remotePeer.toString())
-        this.claims.delete(best.connection.id)
-      }
+  /** Starts pulls from members that hold usable claims, up to the concurrency limit. */
+  private schedule (): void {
+    const current = this.store.current.epoch
+    const now = this.clock()
+    const best = new Map<string, Claim>()
+    for (const [id, claim] of this.claims) {
+      if (claim.epoch <= current || claim.connection.status !== 'open') this.claims.delete(id)
+      else if ((this.penalised.get(claim.peerId) ?? 0) > now) {
+        this.claims.delete(id)
+        this.metrics?.rosterSyncPulls.inc({ result: 'ignored' })
+      } else if (this.pulling.has(claim.memberId)) continue
+      else if ((best.get(claim.memberId)?.epoch ?? -1) < claim.epoch) best.set(claim.memberId, claim)
+    }
+    const members = [...best.keys()]
+    while (this.pulling.size < this.maxConcurrentPulls && members.length > 0) {
+      const [memberId] = members.splice(Math.floor(Math.random() * members.length), 1)
+      const claim = memberId === undefined ? undefined : best.get(memberId)
+      if (claim === undefined) continue
+      this.pulling.add(claim.memberId)
+      this.pullFrom(claim)
+        .catch(err => { logEvent(this.log, 'warn', 'roster-sync-failed', { peerId: claim.peerId, err: String(err) }, 'roster sync stopped for a peer') })
+        .finally(() => {
+          this.pulling.delete(claim.memberId)
+          if (!this.stopped) this.schedule()
+        })
     }
   }
 
-  /** One request to `connection`; true when the store moved to a newer epoch. */
-  private async pull (connection: Connection): Promise<boolean> {
+  /** Pulls from one claimant until its claim is met, it stops making progress, or it fails. */
+  private async pullFrom (claim: Claim): Promise<void> {
+    for (;;) {
+      const before = this.store.current.epoch
+      if (this.stopped || claim.epoch <= before || claim.connection.status !== 'open') return
+      const outcome = await this.pull(claim.connection, before)
+      this.metrics?.rosterSyncPulls.inc({ result: outcome === 'progress' ? 'delivered' : outcome })
+      if (this.store.current.epoch >= claim.epoch) return
+      if (outcome === 'progress' && this.store.current.epoch > before) continue
+      // The peer claimed an epoch it did not deliver: its claim is worth nothing, and it waits.
+      this.claims.delete(claim.connection.id)
+      this.penalise(claim.peerId, claim.epoch, outcome)
+      return
+    }
+  }
+
+  /** One pull from `connection`: `progress` when every epoch it sent was usable, else why not. */
+  private async pull (connection: Connection, after: number): Promise<'progress' | 'failed' | 'refused'> {
     const peerId = connection.remotePeer.toString()
-    const signal = AbortSignal.timeout(PULL_TIMEOUT_MS)
-    const before = this.store.current.epoch
+    let stream: Stream | undefined
+    try {
+      stream = await connection.newStream(ROSTER_PROTOCOL, { signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+      await lp.write(encodePull(after), { signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
+      const sizes = decodeSizes((await lp.read({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })).subarray())
+      for (const size of sizes) {
+        // One epoch in memory at a time: read, check, apply, then the next.
+        const text = fromUtf8(await receiveEpoch(lp, size))
+        const refusal = await this.offer(text, `peer ${peerId}`)
+        if (refusal !== null && refusal !== 'roster-stale') {
+          stream.abort(new Error(`fedgate: peer served a refused epoch (${refusal})`))
+          return 'refused'
+        }
+      }
+      await stream.close({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
+      return 'progress'
+    } catch (err) {
+      stream?.abort(asError(err))
+      logEvent(this.log, 'warn', 'roster-sync-failed', { peerId, err: String(err) }, 'could not fetch roster epochs from a peer')
+      return 'failed'
+    }
+  }
+
+  /** Offers an epoch to the store; a large one is checked off the main thread first. */
+  private async offer (text: string, source: string): Promise<string | null> {
+    const verdict = await precheckRoster(text, this.store.current)
+    if (verdict !== null) return verdict.inForce === true ? null : this.store.refuse({ code: verdict.code, message: verdict.message, source }).code
+    return (await this.store.applyText(text, source))?.code ?? null
+  }
+
+  private async announceNow (connections: readonly Connection[]): Promise<void> {
+    const roster = this.store.current
+    const message = encodeAnnounce(roster.epoch, roster.fingerprint)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < connections.length && !this.stopped) {
+        const connection = connections[next++]
+        if (connection !== undefined) await this.tell(connection, message)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(ANNOUNCE_CONCURRENCY, connections.length) }, worker))
+  }
+
+  private async tell (connection: Connection, message: Uint8Array): Promise<void> {
+    const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     let stream: Stream | undefined
     try {
       stream = await connection.newStream(ROSTER_PROTOCOL, { signal })
-      const control = lpStream(stream, { maxDataLength: CONTROL_MESSAGE_BYTES })
-      await control.write(encode({ after: before }), { signal })
-      const count = Math.min(epochField(decode((await control.read({ signal })).subarray()), 'count') ?? 0, MAX_EPOCHS_PER_PULL)
-      const epochs = lpStream(control.unwrap(), { maxDataLength: MAX_SYNC_EPOCH_BYTES })
-      for (let i = 0; i < count; i++) {
-        const text = decoder.decode((await epochs.read({ signal })).subarray())
-        // Offer the whole batch: a refused epoch (say, one this node jumped over) need not block later ones.
-        await this.store.applyText(text, `peer ${peerId}`)
-      }
+      await lpStream(stream, { maxDataLength: CONTROL_BYTES }).write(message, { signal })
       await stream.close({ signal })
     } catch (err) {
+      // A peer that cannot be told learns the epoch in its next handshake.
       stream?.abort(asError(err))
-      this.log.warn({ event: 'roster-sync-failed', peerId, err: String(err) }, 'could not fetch roster epochs from a peer')
     }
-    return this.store.current.epoch > before
   }
 
-  private penalise (peerId: string): void {
-    const now = Date.now()
+  private penalise (peerId: string, claimed: number, outcome: string): void {
+    const now = this.clock()
     if (this.penalised.size >= MAX_PENALISED_PEERS) {
       for (const [peer, until] of this.penalised) if (until <= now) this.penalised.delete(peer)
-      // Still full of live penalties: drop the oldest one rather than all of them.
       const oldest = this.penalised.keys().next().value
       if (this.penalised.size >= MAX_PENALISED_PEERS && oldest !== undefined) this.penalised.delete(oldest)
     }
     this.penalised.delete(peerId)
-    this.penalised.set(peerId, now + PEER_BACKOFF_MS)
+    this.penalised.set(peerId, now + this.backoffMs)
+    logEvent(this.log, 'warn', 'roster-sync-failed', { peerId, claimedEpoch: claimed, outcome, retryMs: this.backoffMs }, 'a peer claimed a roster epoch it did not deliver; not pulling from it for a while')
   }
+}
+
+/** Time allowed to send `bytes`: the chunk deadline's rate floor, doubled. */
+function transferBudgetMs (bytes: number): number {
+  return 2 * Math.ceil(bytes / (64 * 1024)) * 1000
+}
+
+function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
 }

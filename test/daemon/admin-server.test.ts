@@ -18,7 +18,7 @@ describe('admin endpoint', () => {
   let published: Roster
   const get = async (path: string, init: RequestInit = {}): Promise<Response> => fetch(base + path, init)
   const post = async (body: string): Promise<{ status: number, doc: PublishDocument }> => {
-    const res = await get('/roster', { method: 'POST', body })
+    const res = await get('/roster', { method: 'POST', body, headers: { 'content-type': 'application/json' } })
     return { status: res.status, doc: await res.json() as PublishDocument }
   }
 
@@ -110,7 +110,7 @@ describe('admin endpoint', () => {
 
   it('POST /roster: a body over the roster size cap is refused with 413 before it is read', async () => {
     const status = await new Promise<number | undefined>((resolve, reject) => {
-      const req = request(`${base}/roster`, { method: 'POST', headers: { 'content-length': String(MAX_ROSTER_BYTES + 1) } }, res => {
+      const req = request(`${base}/roster`, { method: 'POST', headers: { 'content-length': String(MAX_ROSTER_BYTES + 1), 'content-type': 'application/json' } }, res => {
         res.resume()
         resolve(res.statusCode)
         req.destroy()

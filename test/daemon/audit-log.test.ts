@@ -38,7 +38,7 @@ const matches = (line: AuditLine, fields: Readonly<Record<string, unknown>>): bo
  * stock libp2p node. Every event the operator relies on appears exactly once, with the fields
  * that say who, where and why.
  */
-describe('audit log: one JSON line per event, with its reason code', { timeout: 60_000 }, () => {
+describe('audit log: one JSON line per event, with its reason code', { timeout: 120_000 }, () => {
   let dir: string
   let fed: Federation
   let intruder: Libp2p | undefined
@@ -87,7 +87,7 @@ describe('audit log: one JSON line per event, with its reason code', { timeout: 
       const status = await (await fetch(`http://${adminA}/status`)).json() as StatusDocument
       return status.peers.length === 1 ? true : undefined
     })
-  }, { timeout: 40_000 })
+  }, { timeout: 90_000 })
 
   after(async () => {
     await intruder?.stop()

@@ -35,7 +35,7 @@ interface RunningNode {
  * (config file, dials val-a), rel-c (flags only, dials both). Then the operator looks at them,
  * revokes rel-c, publishes an epoch, and stops val-b.
  */
-describe('fedgate node start: a federation of three daemons', { timeout: 60_000 }, () => {
+describe('fedgate node start: a federation of three daemons', { timeout: 120_000 }, () => {
   let dir: string
   let fed: Federation
   const nodes = new Map<string, RunningNode>()
@@ -80,7 +80,7 @@ describe('fedgate node start: a federation of three daemons', { timeout: 60_000 
       '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0', '--audit-log', join(dir, 'rel-c.audit.log'),
       '--dial', ...a.listen, ...b.listen
     ], join(dir, 'data-rel-c'))
-  }, { timeout: 40_000 })
+  }, { timeout: 90_000 })
 
   after(async () => {
     await Promise.all(spawned.map(async p => p.stop('SIGKILL')))

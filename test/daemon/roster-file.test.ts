@@ -21,7 +21,7 @@ interface AuditEvent {
  * One node, started again and again on the same data directory, while its roster file lags behind
  * or runs ahead of the epoch it accepted: what the operator sees at each start.
  */
-describe('fedgate node start: the roster file against the epochs in the data directory', { timeout: 60_000 }, () => {
+describe('fedgate node start: the roster file against the epochs in the data directory', { timeout: 120_000 }, () => {
   let dir: string
   let fed: Federation
   let configFile: string

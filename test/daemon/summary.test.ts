@@ -21,6 +21,7 @@ const INFO: StartupInfo = {
   auditLog: null,
   dataDir: '/var/lib/fedgate',
   rosterFileRefused: null,
+  trustRoot: { pinned: false, federation: 'fed', fingerprint: 'cd'.repeat(32), admins: 'ef'.repeat(32) },
   now: NOW
 }
 
@@ -34,6 +35,13 @@ describe('startup summary', () => {
       assert.ok(text.includes(expected), `missing ${expected} in:\n${text}`)
     }
     assert.deepEqual(warnings(text), [])
+  })
+
+  it('says whether the trust root is pinned, or trusted on first use with both fingerprints to pin', () => {
+    const firstUse = startupSummary(INFO)
+    assert.match(firstUse, new RegExp(`trust root +trusted on first use: fed epoch fingerprint ${'cd'.repeat(32)}, admin set ${'ef'.repeat(32)}`))
+    const pinned = startupSummary({ ...INFO, trustRoot: { pinned: true, federation: 'fed', fingerprint: 'ab'.repeat(32) } })
+    assert.match(pinned, new RegExp(`trust root +pinned: fed ${'ab'.repeat(32)}`))
   })
 
   it('warns when the credential expires within 24 hours, or has expired', () => {

@@ -302,9 +302,9 @@ export function waitFor (target: EventTarget, event: string, predicate: (detail:
 }
 
 /** Polls `check` until it returns true; rejects after `timeoutMs` with `what` in the message. */
-export async function eventually (check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+export async function eventually (check: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!await check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 10))
   }

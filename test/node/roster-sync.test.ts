@@ -3,9 +3,16 @@ import assert from 'node:assert/strict'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
-  allowProtocol, initRoster, revoke, Roster, ROSTER_PROTOCOL, signingKeyFromSecret, signRoster
+  allowProtocol, CHUNK_BYTES, initRoster, revoke, Roster, ROSTER_PROTOCOL, signingKeyFromSecret, signRoster
 } from '../../node/index.ts'
-import { addrOf, createFederation, eventually, waitFor, type Federation } from './fixture.ts'
+import { addrOf, captureLog, createFederation, eventually, metricValue, waitFor, type Federation } from './fixture.ts'
+
+/** Tells the node at the other end of `connection` that this side runs `epoch`. */
+async function announce (connection: Connection, epoch: number, fingerprint: string): Promise<void> {
+  const stream = await connection.newStream(ROSTER_PROTOCOL)
+  await lpStream(stream, { maxDataLength: 512 }).write(new TextEncoder().encode(JSON.stringify({ v: 2, announce: epoch, fingerprint })))
+  await stream.close()
+}
 
 const NODES = ['val-a', 'val-b', 'val-c', 'val-d', 'val-e']
 
@@ -51,37 +58,39 @@ describe('roster propagation between admitted peers', () => {
     assert.equal(b.roster.fingerprint, latest.fingerprint)
   })
 
-  it('an epoch a peer hands over without the admins\' threshold is refused, and the accepted one stays', async () => {
-    const a = await fed.startNode('val-a')
+  it('an epoch a peer hands over without the admins\' threshold is refused, the accepted one stays, and the peer is not pulled from again soon', async () => {
+    const { log, lines } = captureLog()
+    const a = await fed.startNode('val-a', { log })
     const e = await fed.startNode('val-e')
     // val-e announces a far newer epoch and serves one signed by a key that is no admin.
     const outsider = signingKeyFromSecret('admin', new Uint8Array(32).fill(9))
     const forged = signRoster(Roster.fromJSON({ ...initRoster({ federation: a.roster.federation, admins: [outsider.publicKey], threshold: 1 }).document, epoch: 99 }), outsider)
+    let served = 0
     await e.libp2p.unhandle(ROSTER_PROTOCOL)
     await e.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => {
-      const lp = lpStream(stream, { maxDataLength: 1 << 20 })
+      served++
+      const lp = lpStream(stream, { maxDataLength: CHUNK_BYTES })
       await lp.read()
-      await lp.write(new TextEncoder().encode(JSON.stringify({ v: 1, count: 1 })))
-      await lp.write(new TextEncoder().encode(forged.encode()))
+      const bytes = new TextEncoder().encode(forged.encode())
+      await lp.write(new TextEncoder().encode(JSON.stringify({ v: 2, sizes: [bytes.byteLength] })))
+      await lp.write(bytes)
       await stream.close()
     })
     const connection: Connection = await e.dial(addrOf(a))
     const before = a.roster
     const refused = waitFor(a.gate, 'roster-refused')
-    const announce = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
-    await announce.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
+    await announce(connection, 99, forged.fingerprint)
     const refusal = await refused
     assert.equal(refusal.code, 'threshold-not-met')
     assert.equal(a.roster.fingerprint, before.fingerprint)
     assert.deepEqual(a.peers().map(p => p.memberId), ['val-e'])
-    // Announcing again does not make val-a fetch (and parse) from the same peer at once.
-    let served = 0
-    await e.libp2p.unhandle(ROSTER_PROTOCOL)
-    await e.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => { served++; stream.abort(new Error('not serving')) })
-    const again = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
-    await again.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
-    await new Promise(resolve => setTimeout(resolve, 200))
-    assert.equal(served, 0)
+    await eventually(() => lines.some(line => line.event === 'roster-sync-failed' && line.outcome === 'refused'), 'val-a to stop pulling from val-e')
+    // Announcing again does not make val-a pull from the same peer: the claim is counted as ignored.
+    await announce(connection, 99, forged.fingerprint)
+    await eventually(async () => await metricValue(a, 'fedgate_roster_sync_pulls_total', { result: 'ignored' }) >= 1, 'val-a to ignore the penalised claim')
+    assert.equal(served, 1)
+    assert.equal(await metricValue(a, 'fedgate_roster_sync_pulls_total', { result: 'refused' }), 1)
+    assert.equal(a.roster.epoch, before.epoch)
   })
 
   it('with rosterSync off, a node keeps its epoch until its own roster file changes', async () => {
@@ -90,8 +99,9 @@ describe('roster propagation between admitted peers', () => {
     await b.dial(addrOf(a))
     await eventually(() => a.peers().length === 1, 'val-a to admit val-b')
     const next = await fed.publishEpoch(r => allowProtocol(r, '/chain/three/1.0.0', ['validator']), { nodes: ['val-a'] })
-    await new Promise(resolve => setTimeout(resolve, 300))
+    // val-b runs no roster sync at all: it neither serves nor pulls epochs.
     assert.equal(a.roster.epoch, next.epoch)
     assert.equal(b.roster.epoch, next.epoch - 1)
+    assert.equal(b.libp2p.getProtocols().includes(ROSTER_PROTOCOL), false, 'val-b does not even serve roster sync')
   })
 })
