@@ -12,6 +12,9 @@ export {
 } from './keys.ts'
 export { peerIdKeyType, type NodeKeyType } from './peer-id.ts'
 export {
+  DEFAULT_TOPOLOGY, DEFAULT_SLOT_SHARES, DEFAULT_PRIORITY, DEFAULT_DIVERSITY, roleClass, type TopologyRule, type PeerPolicy, type Diversity
+} from './policy-topology.ts'
+export {
   STANDARD_ROLES, DEFAULT_ACCEPTS, DEFAULT_LIMITS, LIMIT_BOUNDS, DURATION_BOUNDS, acceptsPeer, protocolAllows, type Policy, type Limits
 } from './policy.ts'
 export {

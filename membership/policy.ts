@@ -1,5 +1,6 @@
 import { parseDuration } from './duration.ts'
 import { MalformedError } from './errors.ts'
+import { parsePeerPolicy, type PeerPolicy } from './policy-topology.ts'
 import { fields, int, obj, str, strSet, PROTOCOL_ID, type JsonObject } from './validate.ts'
 
 /** The roles every example uses; `roster init` declares them unless told otherwise. */
@@ -65,7 +66,7 @@ export const DURATION_BOUNDS = {
 } as const
 
 /** The roster policy with defaults applied and durations in milliseconds. */
-export interface Policy {
+export interface Policy extends PeerPolicy {
   /** protocol id → roles allowed to open it; an unlisted protocol is denied. */
   readonly protocols: ReadonlyMap<string, ReadonlySet<string>>
   /** local role → peer roles it accepts; a role without an entry accepts every role. */
@@ -76,7 +77,7 @@ export interface Policy {
 }
 
 const MAX_PROTOCOLS = 1024
-const POLICY_FIELDS = ['protocols', 'accepts', 'credentialMaxTtl', 'clockSkew', 'limits'] as const
+const POLICY_FIELDS = ['protocols', 'accepts', 'credentialMaxTtl', 'clockSkew', 'limits', 'topology', 'slots', 'priority', 'diversity'] as const
 const LIMIT_FIELDS = ['maxConnectionsPerMember', 'maxInboundConnections', 'maxOutboundConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerIp', 'firstBytesTimeout', 'handshakeTimeout'] as const
 
 /** Parses roster `policy`, checking every role it names is declared in the roster. */
@@ -106,7 +107,8 @@ export function parsePolicy (value: unknown, path: string, roles: ReadonlySet<st
   const credentialMaxTtlMs = parseDuration(doc.credentialMaxTtl === undefined ? DEFAULT_CREDENTIAL_MAX_TTL : doc.credentialMaxTtl, `${path}.credentialMaxTtl`, DURATION_BOUNDS.credentialMaxTtl)
   const clockSkewMs = parseDuration(doc.clockSkew === undefined ? DEFAULT_CLOCK_SKEW : doc.clockSkew, `${path}.clockSkew`, DURATION_BOUNDS.clockSkew)
   const limits = doc.limits === undefined ? DEFAULT_LIMITS : parseLimits(doc.limits, `${path}.limits`)
-  return Object.freeze({ protocols, accepts, credentialMaxTtlMs, clockSkewMs, limits })
+  const peers = parsePeerPolicy(doc, path, roles, (v, p) => knownRole(v, p, roles))
+  return Object.freeze({ protocols, accepts, credentialMaxTtlMs, clockSkewMs, limits, ...peers })
 }
 
 function parseLimits (value: unknown, path: string): Limits {

@@ -94,6 +94,11 @@ export const REASONS = {
     meaning: 'the remote address holds too many unfinished handshakes, or did not start its handshake in time',
     fix: 'none needed for a member: it is admitted on its next dial; many from one address point at a flood or a broken client'
   },
+  'evicted': {
+    stage: 'slots',
+    meaning: 'the node closed this connection to make room for a peer it must reach, or for a more important role class under its share',
+    fix: 'none needed: the peer may reconnect; raise policy.limits.maxInboundConnections or adjust policy.slots if it happens often'
+  },
   'banned': {
     stage: 'handshake',
     meaning: 'the remote address is temporarily banned after repeated refusals that prove its peers are not members; its plain-Noise dialers are turned away before any Noise work',

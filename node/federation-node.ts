@@ -11,6 +11,7 @@ import { readKeyFile } from './files/key-file.ts'
 import { RosterStore, type StoreLogger, type TrustRoot } from './files/roster-store.ts'
 import type { FileWatch } from './files/watch.ts'
 import { FederationGate } from './gate/gate.ts'
+import type { PeerManagerOptions } from './gate/internals.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
 import type { BanPolicy } from './net/bans.ts'
@@ -40,6 +41,8 @@ export interface FederationNodeInit extends WithFederationInit {
   clock?: () => number
   /** Exchange roster epochs with admitted peers (see RosterSync). @default true */
   rosterSync?: boolean
+  /** The peer manager's settings (extra addresses to keep connected), or false to turn it off. @default {} */
+  peers?: PeerManagerOptions | false
 }
 
 /**
@@ -144,7 +147,8 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
       bans: init.bans,
       clock: init.clock,
       verifier: new CredentialVerifier(),
-      sync: init.rosterSync === false ? undefined : new RosterSync(store, log, { metrics, clock: init.clock })
+      sync: init.rosterSync === false ? undefined : new RosterSync(store, log, { metrics, clock: init.clock }),
+      peers: init.peers ?? {}
     })
   } catch (err) {
     if (ownsStore) await store.close()
@@ -160,6 +164,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
       streamMuxers: [yamux()],
       metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
       connectionMonitor: init.libp2p?.connectionMonitor,
+      peerStore: federation.peerStore,
       connectionManager: { ...federation.connectionManager, ...init.libp2p?.connectionManager },
       // fedgate's service comes first, so the guard is in place before any other service registers a handler.
       services: { ...federation.services, ...init.libp2p?.services }

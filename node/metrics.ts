@@ -17,6 +17,7 @@ export class FedgateMetrics {
   readonly revocationLatency: Histogram
   readonly rosterSyncPulls: Counter<'result'>
   private notAfterMs: (() => number) | undefined
+  private views: GateViews | undefined
 
   constructor (registry: Registry = new Registry()) {
     this.registry = registry
@@ -79,10 +80,62 @@ export class FedgateMetrics {
       labelNames: ['result'],
       registers: [registry]
     })
+    const views = (): GateViews | undefined => this.views
+    new Gauge({
+      name: 'fedgate_slots_held',
+      help: 'Node keys holding connection slots, by direction and, for inbound, by role class (class="all" is the direction total)',
+      labelNames: ['direction', 'class'],
+      registers: [registry],
+      collect () {
+        const use = views()?.slots()
+        if (use === undefined) return
+        this.reset()
+        this.set({ direction: 'inbound', class: 'all' }, use.inbound.held)
+        this.set({ direction: 'outbound', class: 'all' }, use.outbound.held)
+        for (const [roleClass, { held }] of Object.entries(use.inboundByClass)) this.set({ direction: 'inbound', class: roleClass }, held)
+      }
+    })
+    new Gauge({
+      name: 'fedgate_reserved_peer_up',
+      help: 'Whether each peer this node must reach (roster topology, or the config dial list) is connected: 1 or 0',
+      labelNames: ['member'],
+      registers: [registry],
+      collect () {
+        const reserved = views()?.reserved()
+        if (reserved === undefined) return
+        this.reset()
+        for (const peer of reserved) this.set({ member: peer.memberId ?? peer.addrs[0] ?? '' }, peer.connected ? 1 : 0)
+      }
+    })
+    new Gauge({
+      name: 'fedgate_banned_ips',
+      help: 'Remote IPs banned now',
+      registers: [registry],
+      collect () { const v = views(); if (v !== undefined) this.set(v.bannedIps()) }
+    })
+    new Gauge({
+      name: 'fedgate_pending_handshakes',
+      help: 'Inbound handshakes in progress',
+      registers: [registry],
+      collect () { const v = views(); if (v !== undefined) this.set(v.pendingHandshakes()) }
+    })
   }
 
   /** Where the credential expiry gauge reads this node's credential's notAfter, at every scrape. */
   credentialExpiry (notAfterMs: () => number): void {
     this.notAfterMs = notAfterMs
   }
+
+  /** Where the slot, reserved-peer, ban and pending gauges read the gate's state, at every scrape. */
+  observe (views: GateViews): void {
+    this.views = views
+  }
+}
+
+/** The gate state the gauges read. */
+export interface GateViews {
+  slots (): { inbound: { held: number }, outbound: { held: number }, inboundByClass: Record<string, { held: number }> }
+  reserved (): ReadonlyArray<{ memberId: string | undefined, addrs: readonly string[], connected: boolean }>
+  bannedIps (): number
+  pendingHandshakes (): number
 }

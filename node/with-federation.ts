@@ -1,8 +1,9 @@
 import type { NoiseInit } from '@chainsafe/libp2p-noise'
-import type { ConnectionEncrypter, ConnectionGater, PrivateKey } from '@libp2p/interface'
+import type { ConnectionEncrypter, ConnectionGater, ConnectionProtector, PeerId, PrivateKey } from '@libp2p/interface'
+import { preSharedKey } from '@libp2p/pnet'
 import type { ConnectionManagerInit } from 'libp2p'
 import { federationService, type FederationService, type FederationServiceComponents } from './gate/service.ts'
-import type { FederationGate } from './gate/gate.ts'
+import { internalsOf, type FederationGate } from './gate/gate.ts'
 import { membershipEncrypter, outsiderEncrypter } from './net/encrypter.ts'
 import { federationGater } from './net/gater.ts'
 import { nodeNoiseCrypto } from './net/noise-crypto.ts'
@@ -21,6 +22,11 @@ export interface WithFederationInit {
   noise?: NoiseInit
   /** @default INBOUND_CONNECTIONS_PER_IP_PER_SECOND */
   inboundConnectionThreshold?: number
+  /**
+   * A federation-wide pre-shared key (libp2p's swarm key format, see `fedgate keygen psk`): peers
+   * without it are refused before Noise, at the cost of one cipher operation. Off by default.
+   */
+  psk?: Uint8Array
 }
 
 /** The parts of `createLibp2p` options that fedgate sets. */
@@ -29,6 +35,9 @@ export interface FederationLibp2pOptions {
   connectionEncrypters: Array<(components: Parameters<ReturnType<typeof membershipEncrypter>>[0]) => ConnectionEncrypter>
   connectionGater: ConnectionGater
   connectionManager: ConnectionManagerInit
+  /** Keeps addresses only for PeerIds a verified credential has named (and this node's own). */
+  peerStore: { addressFilter: (peerId: PeerId) => boolean }
+  connectionProtector?: () => ConnectionProtector
   services: { fedgate: (components: FederationServiceComponents) => FederationService }
 }
 
@@ -42,6 +51,7 @@ export interface FederationLibp2pOptions {
  *   const node = await createLibp2p({ ...withFederation(gate), transports: [tcp()], streamMuxers: [yamux()] })
  */
 export function withFederation (gate: FederationGate, init: WithFederationInit = {}): FederationLibp2pOptions {
+  const internals = internalsOf(gate)
   const noise = init.noise ?? { crypto: nodeNoiseCrypto }
   const limits = gate.roster.policy.limits
   return {
@@ -58,6 +68,12 @@ export function withFederation (gate: FederationGate, init: WithFederationInit =
       maxConnections: limits.maxInboundConnections + limits.maxOutboundConnections,
       inboundConnectionThreshold: init.inboundConnectionThreshold ?? INBOUND_CONNECTIONS_PER_IP_PER_SECOND
     },
+    peerStore: {
+      // An address a peer hands out (a DHT answer, say) for a node no credential has named is never
+      // stored, so never dialled by PeerId; explicit dials to a multiaddr are the caller's choice.
+      addressFilter: (peerId: PeerId) => peerId.toString() === gate.peerId || internals.memberNodes.memberOf(peerId.toString()) !== undefined
+    },
+    ...(init.psk === undefined ? {} : { connectionProtector: preSharedKey({ psk: init.psk }) }),
     services: { fedgate: federationService(gate) }
   }
 }

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { generateKey } from '@libp2p/pnet'
 import writeFileAtomic from 'write-file-atomic'
 import { Credential, Roster, type SigningKeyKind } from '../../membership/index.ts'
 import { writeCredentialFile } from '../files/credential-file.ts'
@@ -107,4 +108,12 @@ export async function publicKeyOf (value: string, kind: SigningKeyKind, option: 
 
 async function exists (file: string): Promise<boolean> {
   return await stat(file).then(() => true, () => false)
+}
+
+/** Writes a new federation-wide pre-shared key (libp2p swarm key format, mode 0600, never over an existing file). */
+export async function savePsk (file: string): Promise<void> {
+  if (await exists(file)) throw new CliError(`${file}: already exists; refusing to overwrite a key (move it away first)`)
+  const key = new Uint8Array(95)
+  generateKey(key)
+  await writeOrExplain(file, async () => writeFileAtomic(file, Buffer.from(key), { mode: 0o600, fsync: true }))
 }

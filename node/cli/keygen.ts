@@ -4,7 +4,7 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { generateSigningKey, type NodeKeyType } from '../../membership/index.ts'
 import type { KeyKind } from '../files/key-file.ts'
 import { generateNodeKey } from '../node-key.ts'
-import { saveKey } from './files.ts'
+import { saveKey, savePsk } from './files.ts'
 import { printResult, UsageError } from './io.ts'
 
 const NODE_KEY_TYPES: Readonly<Record<string, NodeKeyType>> = { ed25519: 'Ed25519', secp256k1: 'secp256k1' }
@@ -28,11 +28,17 @@ export interface KeygenResult {
 export function registerKeygen (program: Command): Command {
   return program.command('keygen')
     .description('create a key file (mode 0600, never overwritten) and print its public key, and PeerId for a node key')
-    .addArgument(new Argument('<kind>', 'node: libp2p identity of a node; member: signs credentials; admin: signs roster epochs').choices(['node', 'member', 'admin']))
+    .addArgument(new Argument('<kind>', 'node: libp2p identity of a node; member: signs credentials; admin: signs roster epochs; psk: a federation-wide pre-shared key (optional)').choices(['node', 'member', 'admin', 'psk']))
     .requiredOption('--out <file>', 'key file to create')
     .addOption(new Option('--type <type>', 'node key type (default ed25519)').choices(Object.keys(NODE_KEY_TYPES)))
     .option('--json', 'print one JSON document')
-    .action(async (kind: KeyKind, opts: KeygenOptions) => {
+    .action(async (kind: KeyKind | 'psk', opts: KeygenOptions) => {
+      if (kind === 'psk') {
+        if (opts.type !== undefined) throw new UsageError('--type applies to node keys only', 'drop --type')
+        await savePsk(opts.out)
+        printResult(opts.json, { kind, file: opts.out }, () => [['kind', 'psk (libp2p swarm key)'], ['file', `${opts.out} (mode 0600); give the same file to every node (psk in the config)`]])
+        return
+      }
       const result = await keygen(kind, opts)
       printResult(opts.json, result, () => [
         ['kind', result.kind],

@@ -37,6 +37,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--admin <host:port>', `admin endpoint address (default ${DEFAULT_ADMIN}; port 0 picks a free one, written to DATA_DIR/admin.addr)`)
     .option('--no-admin', 'run without the admin endpoint')
     .option('--admin-token <file>', 'require the bearer token in FILE (mode 0600) for POST /roster')
+    .option('--psk <file>', 'federation-wide pre-shared key (fedgate keygen psk): peers without it are refused before Noise')
     .option('--trust-root <federation:fingerprint>', 'refuse any roster chain not rooted at this epoch or admin-set fingerprint (fedgate roster show prints them)')
     .option('--audit-log <file>', 'append the JSON audit log to this file (default: stdout)')
     .addOption(new Option('--log-level <level>', 'audit log level (default info)').choices(LOG_LEVELS))

@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { MAX_ROSTER_BYTES, reasonFix, type ReasonCode } from '../../membership/index.ts'
 import type { FederationNode } from '../federation-node.ts'
+import type { SlotUse } from '../gate/gate.ts'
+import type { ReservedPeerStatus } from '../peers/peer-manager.ts'
 import type { Refusal } from '../types.ts'
 import { formatHostPort, type AdminAddress } from './config.ts'
 import { precheckRoster } from '../files/roster-precheck.ts'
@@ -25,6 +27,14 @@ export interface StatusDocument {
   startedAt: string
   peers: Array<{ peerId: string, memberId: string, roles: string[], direction: 'inbound' | 'outbound', since: string, remoteAddr: string }>
   refusals: Array<Omit<Refusal, 'at'> & { at: string }>
+  /** The peers this node must reach (roster topology and `dial`), with their health. */
+  reserved: ReservedPeerStatus[]
+  /** Slot use by direction and, inbound, by role class. */
+  slots: SlotUse
+  /** Handshakes in progress, and the IPs holding the most. */
+  pending: { pending: number, byIp: Array<{ ip: string, pending: number }> }
+  /** IPs banned now, and until when. */
+  bans: Array<{ ip: string, until: string }>
 }
 
 /** What `GET /healthz` returns: 200 with `ok: true`, or 503 with the reason code and the fix. */
@@ -117,7 +127,11 @@ export class AdminServer {
       listen: node.getMultiaddrs().map(String),
       startedAt: iso(this.startedAt),
       peers: node.peers().map(p => ({ peerId: p.peerId, memberId: p.memberId, roles: [...p.roles], direction: p.direction, since: iso(p.since), remoteAddr: p.remoteAddr })),
-      refusals: node.refusals().slice(-STATUS_REFUSALS).map(r => ({ ...r, at: iso(r.at) }))
+      refusals: node.refusals().slice(-STATUS_REFUSALS).map(r => ({ ...r, at: iso(r.at) })),
+      reserved: node.gate.reservedPeers(),
+      slots: node.gate.slotUse(),
+      pending: node.gate.pendingHandshakes(),
+      bans: node.gate.bannedIps().map(b => ({ ip: b.ip, until: iso(b.until) }))
     }
   }
 

@@ -19,7 +19,7 @@ export type LogLevel = typeof LOG_LEVELS[number]
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 256
 
-const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot'] as const
+const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot', 'psk'] as const
 type ConfigField = typeof CONFIG_FIELDS[number]
 const REQUIRED_FIELDS = ['key', 'credential', 'roster', 'listen'] as const
 
@@ -36,7 +36,8 @@ const FLAG_OF: Readonly<Record<ConfigField, string>> = {
   auditLog: '--audit-log',
   logLevel: '--log-level',
   rosterSync: '--no-roster-sync',
-  trustRoot: '--trust-root'
+  trustRoot: '--trust-root',
+  psk: '--psk'
 }
 
 export interface AdminAddress {
@@ -70,6 +71,8 @@ export interface DaemonConfig {
   readonly rosterSync: boolean
   /** The pinned root of trust; null: the first roster is trusted on first use. */
   readonly trustRoot: TrustRoot | null
+  /** A federation-wide pre-shared key file (libp2p swarm key); null: none. */
+  readonly psk: string | null
 }
 
 /** The same settings given as command-line flags; each overrides the config file. */
@@ -87,6 +90,7 @@ export interface DaemonFlags {
   logLevel?: string
   rosterSync?: boolean
   trustRoot?: string
+  psk?: string
 }
 
 type Settings = { -readonly [K in keyof DaemonConfig]?: DaemonConfig[K] }
@@ -125,7 +129,8 @@ export async function loadDaemonConfig (flags: DaemonFlags, cwd: string = proces
     auditLog: merged.auditLog ?? null,
     logLevel: merged.logLevel ?? DEFAULT_LOG_LEVEL,
     rosterSync: merged.rosterSync ?? true,
-    trustRoot: merged.trustRoot ?? null
+    trustRoot: merged.trustRoot ?? null,
+    psk: merged.psk ?? null
   }
 }
 
@@ -172,6 +177,7 @@ export function parseConfigFile (text: string, file: string): Settings {
   if (doc.dial !== undefined) settings.dial = addrList(doc.dial, at('$.dial'), 'dial')
   if (doc.admin !== undefined) settings.admin = doc.admin === false ? null : adminAddress(stringValue(doc.admin, at('$.admin'), `"${DEFAULT_ADMIN}", or false for no admin endpoint`), at('$.admin'))
   if (doc.adminToken !== undefined) settings.adminToken = path('adminToken')
+  if (doc.psk !== undefined) settings.psk = path('psk')
   if (doc.trustRoot !== undefined) settings.trustRoot = trustRootValue(doc.trustRoot, at('$.trustRoot'))
   if (doc.auditLog !== undefined) settings.auditLog = path('auditLog')
   if (doc.logLevel !== undefined) settings.logLevel = logLevel(doc.logLevel, at('$.logLevel'))
@@ -192,6 +198,7 @@ function parseFlags (flags: DaemonFlags, cwd: string): Settings {
   if (flags.dial !== undefined) settings.dial = flags.dial.map(a => multiaddrValue(a, `--dial ${a}`, 'dial', true))
   if (flags.admin !== undefined) settings.admin = flags.admin === false ? null : adminAddress(flags.admin, `--admin ${flags.admin}`, true)
   if (flags.adminToken !== undefined) settings.adminToken = resolve(cwd, flags.adminToken)
+  if (flags.psk !== undefined) settings.psk = resolve(cwd, flags.psk)
   if (flags.trustRoot !== undefined) settings.trustRoot = trustRootFlag(flags.trustRoot)
   if (flags.auditLog !== undefined) settings.auditLog = resolve(cwd, flags.auditLog)
   if (flags.logLevel !== undefined) settings.logLevel = logLevel(flags.logLevel, `--log-level ${flags.logLevel}`, true)

@@ -2,7 +2,8 @@ import { access, appendFile, constants, mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 import { adminSetFingerprint, reasonFix, RosterRefusedError } from '../../membership/index.ts'
-import { readSecretFile } from '../files/secret-file.ts'
+import { readSecretFile, readSwarmKey, SecretFileError } from '../files/secret-file.ts'
+import { reservedAddresses, UnpinnedAddressError } from '../peers/reserved.ts'
 import { RosterStore, type RosterRefusal, type StoreLogger } from '../files/roster-store.ts'
 import { createFederationNode, type FederationNode } from '../federation-node.ts'
 import { SelfCredentialError } from '../gate/gate.ts'
@@ -10,7 +11,6 @@ import { createAuditLog, type Logger } from '../log.ts'
 import { AdminServer } from './admin-server.ts'
 import { formatHostPort, type DaemonConfig } from './config.ts'
 import { AdminListenError, DaemonStartError, describeErrno } from './errors.ts'
-import { ReservedPeers, reservedPeers } from './reserved-peers.ts'
 import { startupSummary } from './summary.ts'
 
 /** After SIGTERM/SIGINT, a stop that has not finished by then is cut short (exit code 1). */
@@ -35,14 +35,12 @@ export class Daemon {
   readonly config: DaemonConfig
   readonly node: FederationNode
   readonly admin: AdminServer | null
-  private readonly reserved: ReservedPeers
   private stopping: Promise<void> | undefined
 
-  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null, reserved: ReservedPeers) {
+  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null) {
     this.config = config
     this.node = node
     this.admin = admin
-    this.reserved = reserved
   }
 
   /** Re-reads the roster and credential files (SIGHUP); file watching does the same on its own. */
@@ -59,7 +57,6 @@ export class Daemon {
 
   private async stopNow (): Promise<void> {
     this.admin?.markStopping()
-    this.reserved.stop()
     await this.node.stop()
     await this.node.store.close()
     await this.admin?.close()
@@ -89,7 +86,10 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   const { store, fileRefusal } = await openRoster(config, log)
   let node: FederationNode
   try {
+    const psk = config.psk === null ? undefined : await readSwarmKey(config.psk)
     node = await createFederationNode({
+      peers: { extra: reservedAddresses(config.dial, store.current) },
+      ...(psk === undefined ? {} : { psk }),
       key: config.key,
       credential: config.credential,
       roster: store,
@@ -108,8 +108,6 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
     const listen = node.getMultiaddrs().map(String)
     await writeFileAtomic(join(config.dataDir, LISTEN_ADDRS_FILE), listen.map(a => a + '\n').join(''))
     if (admin !== null) await writeFileAtomic(join(config.dataDir, ADMIN_ADDR_FILE), formatHostPort(admin.address) + '\n')
-    const reserved = new ReservedPeers(node, reservedPeers(config.dial, node.roster))
-    reserved.start()
     stderr.write(startupSummary({
       peerId: node.peerId,
       federation: node.roster.federation,
@@ -131,7 +129,7 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
         : { pinned: true, federation: config.trustRoot.federation, fingerprint: config.trustRoot.fingerprint },
       now: Date.now()
     }))
-    return new Daemon(config, node, admin, reserved)
+    return new Daemon(config, node, admin)
   } catch (err) {
     await admin?.close()
     await node.stop()
@@ -239,6 +237,8 @@ async function openAuditLog (file: string): Promise<void> {
 
 /** One line naming what failed at start, with the fix. */
 function startError (config: DaemonConfig, err: unknown): unknown {
+  if (err instanceof UnpinnedAddressError) return new DaemonStartError(err.message, err.fix)
+  if (err instanceof SecretFileError) return new DaemonStartError(err.message, 'point psk (--psk) at a swarm key file of mode 0600 made by fedgate keygen psk')
   if (err instanceof SelfCredentialError) {
     return new DaemonStartError(`${config.credential}: own credential refused: ${err.code}`, reasonFix(err.code))
   }

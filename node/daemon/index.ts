@@ -4,7 +4,6 @@ export {
   loadDaemonConfig, parseConfigFile, adminAddress, isLoopback, formatHostPort, DEFAULT_ADMIN, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT,
   DEFAULT_DATA_DIR, DEFAULT_LOG_LEVEL, LOG_LEVELS, type DaemonConfig, type DaemonFlags, type AdminAddress, type LogLevel
 } from './config.ts'
-export { ReservedPeers, reservedPeers, REDIAL_MIN_MS, REDIAL_MAX_MS, type ReservedPeersInit, type ReservedAddress } from './reserved-peers.ts'
 export {
   startupSummary, credentialExpiresSoon, humanDuration, timeLeft, EXPIRY_WARNING_MS, EXPIRY_WARNING_LIFETIME_SHARE, EXPIRY_URGENT_MS, type StartupInfo
 } from './summary.ts'

@@ -41,6 +41,7 @@ export class Admitted {
   private readonly init: AdmittedInit
   private readonly byConnection = new Map<string, AdmittedConnection>()
   private readonly byPeer = new Map<string, Set<AdmittedConnection>>()
+  private readonly byMember = new Map<string, number>()
 
   constructor (init: AdmittedInit) {
     this.init = init
@@ -52,7 +53,7 @@ export class Admitted {
     const known = this.byConnection.get(connection.id)
     if (known !== undefined) return known
     const remotePeer = connection.remotePeer.toString()
-    const slot = slots.take(remotePeer, connection.direction)
+    const slot = slots.take(remotePeer, connection.direction, connection.id)
     if (slot === undefined) {
       // Only connections that passed the membership exchange may exist; anything else is cut.
       refusals.record({ code: 'no-credential', by: 'local', stage: 'gate', direction: connection.direction, peerId: remotePeer, remoteAddr: connection.remoteAddr.toString() })
@@ -78,6 +79,7 @@ export class Admitted {
       this.byPeer.set(remotePeer, peerEntries)
     }
     peerEntries.add(entry)
+    this.byMember.set(peer.memberId, (this.byMember.get(peer.memberId) ?? 0) + 1)
     for (const role of peer.roles) metrics.admittedPeers.inc({ role })
     metrics.handshakes.inc({ direction: connection.direction, result: 'admitted', reason: 'ok' })
     logEvent(log, 'info', 'admission', { reason: 'ok', peerId: remotePeer, memberId: peer.memberId, roles: peer.roles, direction: peer.direction, remoteAddr: peer.remoteAddr, credential: credential.fingerprint }, `admitted ${peer.memberId}`)
@@ -94,6 +96,9 @@ export class Admitted {
     const peerEntries = this.byPeer.get(entry.peer.peerId)
     peerEntries?.delete(entry)
     if (peerEntries?.size === 0) this.byPeer.delete(entry.peer.peerId)
+    const memberConnections = (this.byMember.get(entry.peer.memberId) ?? 1) - 1
+    if (memberConnections <= 0) this.byMember.delete(entry.peer.memberId)
+    else this.byMember.set(entry.peer.memberId, memberConnections)
     entry.slot.release()
     clearTimeout(entry.expiry)
     for (const role of entry.peer.roles) metrics.admittedPeers.dec({ role })
@@ -114,6 +119,21 @@ export class Admitted {
 
   get (connection: Connection): AdmittedConnection | undefined {
     return this.byConnection.get(connection.id)
+  }
+
+  /** The admitted connection with this id. */
+  byId (connectionId: string): AdmittedConnection | undefined {
+    return this.byConnection.get(connectionId)
+  }
+
+  /** Whether any connection of `memberId` is admitted (closing or not). */
+  hasMember (memberId: string): boolean {
+    return this.byMember.has(memberId)
+  }
+
+  /** Distinct members admitted now. */
+  get members (): number {
+    return this.byMember.size
   }
 
   /** The admitted connections of one PeerId. */

@@ -1,30 +1,25 @@
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import {
   CredentialVerifier, reasonFix, verifyCredential, type Credential, type ReasonCode, type Roster
 } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { RosterRefusal, RosterStore, RosterUpdate } from '../files/roster-store.ts'
+import type { RosterRefusal, RosterStore } from '../files/roster-store.ts'
 import { silentLog, type Logger } from '../log.ts'
 import { FedgateMetrics } from '../metrics.ts'
 import { BanList, type BanPolicy } from '../net/bans.ts'
-import type { Hello } from '../net/hello.ts'
-import { ipOf } from '../net/ip.ts'
-import { PendingHandshakes } from '../net/pending.ts'
 import type { NodeKey } from '../node-key.ts'
-import type { AdmittedPeer, Direction, FederationEvents, Refusal } from '../types.ts'
-import { judgeCredential, type Handshake } from './admission.ts'
-import { Admitted } from './admitted.ts'
-import { Bye, BYE_PROTOCOL } from './bye.ts'
-import { Enforcement } from './enforcement.ts'
-import { Outsiders } from './outsiders.ts'
-import { Refusals } from './refusals.ts'
-import { Renewal, RENEW_PROTOCOL } from './renewal.ts'
-import { Slots, type Slot } from './slots.ts'
-import { StreamGuard } from './stream-guard.ts'
+import type { PendingHandshakes } from '../net/pending.ts'
+import type { ReservedPeerStatus } from '../peers/peer-manager.ts'
+import type { AdmittedPeer, FederationEvents, Refusal } from '../types.ts'
 
-/** A reservation waits this long, beyond the handshake deadline, for its connection to open. */
-const RESERVATION_GRACE_MS = 5_000
+/** What `gate.slotUse()` returns. */
+export interface SlotUse {
+  readonly inbound: { readonly held: number, readonly limit: number }
+  readonly outbound: { readonly held: number, readonly limit: number }
+  readonly inboundByClass: Record<string, { held: number, share: number }>
+}
+import { assembleInternals, type EpochExchange, type GateInternals, type PeerManagerOptions } from './internals.ts'
 
 /** Thrown when this node's own credential does not verify under its roster. */
 export class SelfCredentialError extends Error {
@@ -35,20 +30,6 @@ export class SelfCredentialError extends Error {
     super(`own credential refused: ${code} (${detail}); fix: ${reasonFix(code)}`)
     this.code = code
   }
-}
-
-/**
- * Roster propagation as the gate drives it (RosterSync implements it): a peer's claimed epoch on
- * admission, forgetting a closed connection, announcing accepted epochs, serving the protocol.
- */
-export interface EpochExchange {
-  readonly protocol: string
-  readonly maxInboundStreams: number
-  serve (stream: Stream, connection: Connection, memberId: string): Promise<void>
-  want (epoch: number, connection: Connection, memberId: string): void
-  forget (connection: Connection): void
-  announce (connections: () => Connection[]): void
-  stop (): void
 }
 
 export interface FederationGateInit {
@@ -65,33 +46,12 @@ export interface FederationGateInit {
   verifier?: CredentialVerifier
   /** Roster propagation between admitted peers (a RosterSync), or none. */
   sync?: EpochExchange
-}
-
-/** What fedgate's libp2p pieces (encrypter, gater, service) share; not part of the public API. */
-export interface GateInternals {
-  readonly refusals: Refusals
-  readonly pending: PendingHandshakes
-  readonly slots: Slots<Handshake>
-  readonly admitted: Admitted
-  readonly guard: StreamGuard
-  readonly bye: Bye
-  readonly renewal: Renewal
-  readonly enforcement: Enforcement
-  readonly sync: EpochExchange | undefined
-  /** True while the gate's libp2p service runs; the gater refuses everyone otherwise. */
-  running (): boolean
-  setRunning (running: boolean): void
-  handshakeTimeoutMs (): number
-  hello (): Hello
-  /** Judges a peer's hello and reserves its slot; the slot, or the reason code. */
-  admit (hello: Handshake, remotePeer: string, direction: Direction): Slot<Handshake> | ReasonCode
-  isOutsider (peerId: string): boolean
-  /** True when the IP of `remoteAddr` is banned now. */
-  isBanned (remoteAddr: string | undefined): boolean
-  /** Applies a new roster epoch to live connections. */
-  rosterChanged (update: RosterUpdate): Promise<void>
-  /** Tells every peer why and closes every connection (the service's beforeStop). */
-  closeAll (code: ReasonCode): Promise<void>
+  /**
+   * The peer manager: keeps this node connected to the members the roster's topology names for its
+   * roles, plus `extra` addresses. `false` turns it off (the node then only dials when asked).
+   * @default {}
+   */
+  peers?: PeerManagerOptions | false
 }
 
 let internalsOfGate: (gate: FederationGate) => GateInternals
@@ -137,9 +97,27 @@ export class FederationGate extends TypedEventEmitter<FederationEvents> {
     this.#credential = init.credential
     const own = this.ownVerdict()
     if (own !== null) throw new SelfCredentialError(own, `credential ${init.credential.fingerprint.slice(0, 16)} for ${init.credential.memberId} under roster epoch ${this.roster.epoch}`)
-    this.#internals = this.#assemble(init.sync)
+    this.#internals = assembleInternals({
+      log: this.log,
+      metrics: this.metrics,
+      clock: this.#clock,
+      bans: this.bans,
+      verifier: this.#verifier,
+      sync: init.sync,
+      events: this,
+      roster: () => this.roster,
+      credential: () => this.#credential,
+      ownVerdict: roster => this.ownVerdict(this.#credential, roster),
+      peers: init.peers ?? {}
+    })
     this.metrics.rosterEpoch.set(this.roster.epoch)
     this.metrics.credentialExpiry(() => this.#credential.notAfterMs)
+    this.metrics.observe({
+      slots: () => this.slotUse(),
+      reserved: () => this.reservedPeers(),
+      bannedIps: () => this.bannedIps().length,
+      pendingHandshakes: () => this.pendingHandshakes().pending
+    })
   }
 
   get roster (): Roster {
@@ -193,6 +171,32 @@ export class FederationGate extends TypedEventEmitter<FederationEvents> {
     return this.#internals.pending.stats()
   }
 
+  /** The peers this node must reach (roster topology and the extra addresses), with their health. */
+  reservedPeers (): ReservedPeerStatus[] {
+    return this.#internals.peers?.status() ?? []
+  }
+
+  /** Slot use: node keys per direction, and inbound per role class with the share guaranteed to it. */
+  slotUse (): SlotUse {
+    const { slots } = this.#internals
+    const { limits, slotShares } = this.roster.policy
+    const held = slots.heldByClass()
+    const classes: SlotUse['inboundByClass'] = {}
+    for (const roleClass of new Set([...slotShares.keys(), ...held.keys()])) {
+      classes[roleClass] = { held: held.get(roleClass) ?? 0, share: Math.floor(limits.maxInboundConnections * (slotShares.get(roleClass) ?? 0) / 100) }
+    }
+    return {
+      inbound: { held: slots.held('inbound'), limit: limits.maxInboundConnections },
+      outbound: { held: slots.held('outbound'), limit: limits.maxOutboundConnections },
+      inboundByClass: classes
+    }
+  }
+
+  /** IPs banned now, with when each ban ends (ms since epoch). */
+  bannedIps (): Array<{ ip: string, until: number }> {
+    return this.bans?.banned(this.#clock()) ?? []
+  }
+
   /**
    * Applies a renewed credential for this node and pushes it to every connected peer. Refused (and
    * the current one kept) when it does not verify under the accepted roster.
@@ -211,68 +215,6 @@ export class FederationGate extends TypedEventEmitter<FederationEvents> {
     this.safeDispatchEvent('credential-renewed', { detail: { peerId: this.peerId, memberId: credential.memberId, roles: credential.roles, notAfter: credential.notAfterMs, local: true } })
     await this.#internals.renewal.push(credential)
     return null
-  }
-
-  #assemble (sync: EpochExchange | undefined): GateInternals {
-    const log = this.log
-    const metrics = this.metrics
-    const clock = this.#clock
-    const roster = (): Roster => this.roster
-    const outsiders = new Outsiders()
-    const refusals = new Refusals({ log, metrics, clock, bans: this.bans, outsiders, events: this })
-    const slots = new Slots<Handshake>()
-    const admitted = new Admitted({ slots, refusals, metrics, log, clock, events: this })
-    const bye = new Bye({ admitted, refusals, metrics, clock })
-    const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols: new Set([BYE_PROTOCOL, RENEW_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) })
-    const enforcement = new Enforcement({ admitted, bye, guard, verifier: this.#verifier, metrics, log, clock, events: this, roster, localRoles: () => this.localRoles, ownCredentialCheck: r => this.ownVerdict(this.#credential, r) })
-    const renewal = new Renewal({ admitted, enforcement, guard, bye, metrics, log, events: this })
-    const pending = new PendingHandshakes({ limits: () => this.roster.policy.limits, bans: this.bans, clock, record: refusal => { refusals.record(refusal) } })
-    let running = false
-    return {
-      refusals,
-      pending,
-      slots,
-      admitted,
-      guard,
-      bye,
-      renewal,
-      enforcement,
-      sync,
-      running: () => running,
-      setRunning: value => { running = value },
-      handshakeTimeoutMs: () => this.roster.policy.limits.handshakeTimeoutMs,
-      hello: () => ({ federation: this.roster.federation, rosterEpoch: this.roster.epoch, credential: this.#credential }),
-      admit: (hello, remotePeer, direction) => {
-        const current = this.roster
-        const code = judgeCredential(hello.credential, remotePeer, { roster: current, localRoles: this.localRoles, now: clock(), verifier: this.#verifier })
-        if (code !== null) return code
-        const limits = current.policy.limits
-        const slot = slots.reserve({
-          peerId: remotePeer,
-          memberId: hello.credential.memberId,
-          direction,
-          memberLimit: current.memberLimit(hello.credential.memberId),
-          directionLimit: direction === 'inbound' ? limits.maxInboundConnections : limits.maxOutboundConnections,
-          lapseMs: limits.handshakeTimeoutMs + RESERVATION_GRACE_MS,
-          details: { credential: hello.credential, rosterEpoch: hello.rosterEpoch }
-        })
-        if (typeof slot !== 'string') outsiders.forget(remotePeer)
-        return slot
-      },
-      isOutsider: peerId => this.roster.revokedPeers.has(peerId) || outsiders.reasonFor(peerId, clock()) !== undefined,
-      isBanned: remoteAddr => {
-        const ip = ipOf(remoteAddr)
-        return ip !== undefined && this.bans !== null && this.bans.isBanned(ip, clock())
-      },
-      rosterChanged: async update => {
-        outsiders.clear()
-        await enforcement.rosterChanged(update)
-        sync?.announce(() => [...admitted.all()].filter(e => e.closing === undefined).map(e => e.connection))
-      },
-      closeAll: async code => {
-        await Promise.all([...admitted.all()].map(async entry => bye.close(entry.connection, code)))
-      }
-    }
   }
 }
 

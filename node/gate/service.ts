@@ -1,10 +1,12 @@
 import type { Connection, Libp2pEvents, Startable } from '@libp2p/interface'
-import type { Registrar } from '@libp2p/interface-internal'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { TypedEventTarget } from 'main-event'
 import { logEvent } from '../events.ts'
 import type { RosterRefusal, RosterUpdate } from '../files/roster-store.ts'
 import { BYE_PROTOCOL } from './bye.ts'
 import { internalsOf, rosterRefused, type FederationGate } from './gate.ts'
+import { PeerManager } from '../peers/peer-manager.ts'
+import type { Disconnect } from '../types.ts'
 import { RENEW_PROTOCOL } from './renewal.ts'
 import type { GuardableRegistrar } from './stream-guard.ts'
 
@@ -12,6 +14,7 @@ import type { GuardableRegistrar } from './stream-guard.ts'
 export interface FederationServiceComponents {
   registrar: Pick<Registrar, 'handle' | 'unhandle'> & Partial<GuardableRegistrar>
   events: TypedEventTarget<Libp2pEvents>
+  connectionManager: Pick<ConnectionManager, 'openConnection'>
 }
 
 /** fedgate's libp2p service: it has no API of its own; the gate is the API. */
@@ -31,6 +34,20 @@ export function federationService (gate: FederationGate): (components: Federatio
     const internals = internalsOf(gate)
     const { admitted, guard, bye, renewal, enforcement, sync } = internals
     guard.install(components.registrar)
+    const peers = internals.peerOptions === false
+      ? undefined
+      : new PeerManager({
+        ...internals.peerOptions,
+        roster: () => gate.roster,
+        self: () => ({ memberId: gate.credential.memberId, roles: gate.localRoles }),
+        memberOf: connection => admitted.get(connection)?.peer.memberId,
+        connectedTo: ({ memberId, peerId }) => memberId !== undefined ? admitted.hasMember(memberId) : peerId !== undefined && admitted.ofPeer(peerId).size > 0,
+        dial: async (addr, signal) => components.connectionManager.openConnection(addr, { signal }),
+        log: gate.log,
+        clock: internals.clock
+      })
+    internals.peers = peers
+    const onDisconnected = (evt: CustomEvent<Disconnect>): void => { peers?.disconnected(evt.detail) }
     const onOpen = (evt: CustomEvent<Connection>): void => {
       const entry = admitted.open(evt.detail)
       if (entry === undefined) return
@@ -64,10 +81,17 @@ export function federationService (gate: FederationGate): (components: Federatio
         }
         gate.store.addEventListener('roster', onRoster)
         gate.store.addEventListener('refused', onRosterRefused)
-        internals.setRunning(true)
+        gate.addEventListener('disconnected', onDisconnected)
+        internals.running = true
+      },
+      afterStart () {
+        // Dial once libp2p's connection manager and transports run.
+        peers?.start()
       },
       async beforeStop () {
-        internals.setRunning(false)
+        internals.running = false
+        peers?.stop()
+        gate.removeEventListener('disconnected', onDisconnected)
         gate.store.removeEventListener('roster', onRoster)
         gate.store.removeEventListener('refused', onRosterRefused)
         sync?.stop()

@@ -1,6 +1,7 @@
 import { noise, type NoiseComponents, type NoiseInit } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
-import { internalsOf, type FederationGate, type GateInternals } from '../gate/gate.ts'
+import { internalsOf, type FederationGate } from '../gate/gate.ts'
+import type { GateInternals } from '../gate/internals.ts'
 import type { Direction } from '../types.ts'
 import { exchange } from './exchange.ts'
 import { ENCRYPTER_PROTOCOL } from './hello.ts'

@@ -10,7 +10,7 @@ import { internalsOf, type FederationGate } from '../gate/gate.ts'
  */
 export function federationGater (gate: FederationGate): ConnectionGater {
   const internals = internalsOf(gate)
-  const admitted = (peerId: PeerId): boolean => internals.running() && internals.slots.hasReservation(peerId.toString())
+  const admitted = (peerId: PeerId): boolean => internals.running && internals.slots.hasReservation(peerId.toString())
   return {
     denyInboundConnection: (maConn: MultiaddrConnection) => !internals.pending.admit(maConn),
     denyDialPeer: (peerId: PeerId) => internals.isOutsider(peerId.toString()),

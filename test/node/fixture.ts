@@ -75,6 +75,10 @@ export interface StartNodeOptions {
   libp2p?: FederationNodeInit['libp2p']
   /** @default true */
   rosterSync?: boolean
+  /** The peer manager's settings, or false to turn it off. @default {} */
+  peers?: FederationNodeInit['peers']
+  /** A federation-wide pre-shared key (swarm key bytes). */
+  psk?: Uint8Array
 }
 
 export interface IssueOptions {
@@ -214,7 +218,9 @@ export async function createFederation (init: FederationInit): Promise<Federatio
         log: opts.log,
         clock: opts.clock,
         libp2p: opts.libp2p,
-        rosterSync: opts.rosterSync
+        rosterSync: opts.rosterSync,
+        ...(opts.peers === undefined ? {} : { peers: opts.peers }),
+        ...(opts.psk === undefined ? {} : { psk: opts.psk })
       })
       nodes.set(node, started)
       rosterFiles.set(node, rosterFile)

@@ -208,7 +208,8 @@ describe('stream guard at the registrar', () => {
     it('refuses to create a node whose registrar lacks the hooked shape: UnguardableRegistrarError', async () => {
       const unguardable = await gate()
       const registrar = { handle: async () => {}, unhandle: async () => {}, getHandler: () => { throw new Error('unused') } }
-      const err = await rejection((async () => federationService(unguardable)({ registrar, events: new TypedEventEmitter() }))(), 'creating the service')
+      const connectionManager = { openConnection: async () => { throw new Error('unused') } }
+      const err = await rejection((async () => federationService(unguardable)({ registrar, events: new TypedEventEmitter(), connectionManager }))(), 'creating the service')
       assert.ok(err instanceof Error)
       assert.equal(err.name, 'UnguardableRegistrarError')
     })
