@@ -10,7 +10,7 @@ import { CredentialFileError, readCredentialFile, watchCredentialFile } from './
 import { readKeyFile } from './files/key-file.ts'
 import { RosterStore, type StoreLogger, type TrustRoot } from './files/roster-store.ts'
 import type { FileWatch } from './files/watch.ts'
-import { FederationGate } from './gate/gate.ts'
+import { FederationGate } from './gate/node-gate.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
 import type { BanPolicy } from './net/bans.ts'
@@ -49,7 +49,7 @@ export interface FederationNodeInit extends WithFederationInit {
  */
 export class FederationNode implements FederationNodeView {
   readonly libp2p: Libp2p
-  readonly gate: FederationGate
+  readonly gate: FederationGate<RosterStore>
   readonly store: RosterStore
   readonly log: Logger
   readonly metrics: FedgateMetrics
@@ -58,7 +58,7 @@ export class FederationNode implements FederationNodeView {
   private readonly credentialWatch: FileWatch | undefined
   private stopped = false
 
-  constructor (libp2p: Libp2p, gate: FederationGate, opts: { ownsStore: boolean, credentialFile?: string, credentialWatch?: FileWatch }) {
+  constructor (libp2p: Libp2p, gate: FederationGate<RosterStore>, opts: { ownsStore: boolean, credentialFile?: string, credentialWatch?: FileWatch }) {
     this.libp2p = libp2p
     this.gate = gate
     this.store = gate.store
@@ -133,7 +133,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     : new RosterStore({ ...init.roster, log: log.child({ component: 'roster' }) as StoreLogger })
   if (ownsStore) await store.open()
   const metrics = init.metrics ?? new FedgateMetrics()
-  let gate: FederationGate
+  let gate: FederationGate<RosterStore>
   try {
     gate = new FederationGate({
       nodeKey,

@@ -1,10 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { GateMetrics } from './telemetry.ts'
 
 /**
  * fedgate's own Prometheus metrics, in one registry that the admin endpoint serves together with
  * libp2p's metrics (@libp2p/prometheus-metrics registered on the same registry).
  */
-export class FedgateMetrics {
+export class FedgateMetrics implements GateMetrics {
   readonly registry: Registry
   readonly handshakes: Counter<'direction' | 'result' | 'reason'>
   readonly admittedPeers: Gauge<'role'>

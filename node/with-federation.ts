@@ -1,63 +1,19 @@
-import type { NoiseInit } from '@chainsafe/libp2p-noise'
-import type { ConnectionEncrypter, ConnectionGater, PrivateKey } from '@libp2p/interface'
-import type { ConnectionManagerInit } from 'libp2p'
-import { federationService, type FederationService, type FederationServiceComponents } from './gate/service.ts'
 import type { FederationGate } from './gate/gate.ts'
-import { membershipEncrypter, outsiderEncrypter } from './net/encrypter.ts'
-import { federationGater } from './net/gater.ts'
+import { federationOptions, type FederationLibp2pOptions, type WithFederationInit } from './federation-options.ts'
 import { nodeNoiseCrypto } from './net/noise-crypto.ts'
 
-/** Inbound connections per second one IP may open before libp2p drops them (libp2p's own default is 5). */
-export const INBOUND_CONNECTIONS_PER_IP_PER_SECOND = 64
-
-export interface WithFederationInit {
-  /**
-   * Complete Noise with peers that speak plain libp2p Noise but not fedgate, so they are refused
-   * with `no-credential`, logged with their PeerId, counted and banned. `false` leaves them to fail
-   * protocol negotiation unrecorded. @default true
-   */
-  recordOutsiders?: boolean
-  /** Options for the inner Noise. @default { crypto: nodeNoiseCrypto } (cached X25519 keys) */
-  noise?: NoiseInit
-  /** @default INBOUND_CONNECTIONS_PER_IP_PER_SECOND */
-  inboundConnectionThreshold?: number
-}
-
-/** The parts of `createLibp2p` options that fedgate sets. */
-export interface FederationLibp2pOptions {
-  privateKey: PrivateKey
-  connectionEncrypters: Array<(components: Parameters<ReturnType<typeof membershipEncrypter>>[0]) => ConnectionEncrypter>
-  connectionGater: ConnectionGater
-  connectionManager: ConnectionManagerInit
-  services: { fedgate: (components: FederationServiceComponents) => FederationService }
-}
+export { INBOUND_CONNECTIONS_PER_IP_PER_SECOND, type FederationLibp2pOptions, type WithFederationInit } from './federation-options.ts'
 
 /**
  * Everything `createLibp2p` needs to run a node behind `gate`: the node key, the membership
  * encrypter (and the outsider encrypter), the gater, the fedgate service, and connection-manager
- * settings that follow the roster's limits. Spread it into your options and add transports and a
- * muxer; merge your own services after `fedgate`, and keep it first so the guard is in place
- * before any other service registers a handler.
+ * settings that follow the roster's limits. Noise runs on `nodeNoiseCrypto` unless `init.noise`
+ * says otherwise. Spread it into your options and add transports and a muxer; merge your own
+ * services after `fedgate`, and keep it first so the guard is in place before any other service
+ * registers a handler.
  *
  *   const node = await createLibp2p({ ...withFederation(gate), transports: [tcp()], streamMuxers: [yamux()] })
  */
 export function withFederation (gate: FederationGate, init: WithFederationInit = {}): FederationLibp2pOptions {
-  const noise = init.noise ?? { crypto: nodeNoiseCrypto }
-  const limits = gate.roster.policy.limits
-  return {
-    privateKey: gate.nodeKey.privateKey,
-    connectionEncrypters: [
-      membershipEncrypter(gate, { noise }),
-      ...(init.recordOutsiders === false ? [] : [outsiderEncrypter(gate, { noise })])
-    ],
-    connectionGater: federationGater(gate),
-    connectionManager: {
-      inboundUpgradeTimeout: limits.handshakeTimeoutMs,
-      // fedgate counts pending handshakes per IP and fairly; libp2p's own cap only backs it up.
-      maxIncomingPendingConnections: limits.maxPendingHandshakes * 2,
-      maxConnections: limits.maxInboundConnections + limits.maxOutboundConnections,
-      inboundConnectionThreshold: init.inboundConnectionThreshold ?? INBOUND_CONNECTIONS_PER_IP_PER_SECOND
-    },
-    services: { fedgate: federationService(gate) }
-  }
+  return federationOptions(gate, { ...init, noise: init.noise ?? { crypto: nodeNoiseCrypto } })
 }

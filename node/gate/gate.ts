@@ -4,14 +4,13 @@ import {
   CredentialVerifier, reasonFix, verifyCredential, type Credential, type ReasonCode, type Roster
 } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { RosterRefusal, RosterStore, RosterUpdate } from '../files/roster-store.ts'
-import { silentLog, type Logger } from '../log.ts'
-import { FedgateMetrics } from '../metrics.ts'
 import { BanList, type BanPolicy } from '../net/bans.ts'
 import type { Hello } from '../net/hello.ts'
 import { ipOf } from '../net/ip.ts'
 import { PendingHandshakes } from '../net/pending.ts'
 import type { NodeKey } from '../node-key.ts'
+import type { RosterRefusal, RosterSource, RosterUpdate } from '../roster-source.ts'
+import { quietLog, quietMetrics, type GateLog, type GateMetrics } from '../telemetry.ts'
 import type { AdmittedPeer, Direction, FederationEvents, Refusal } from '../types.ts'
 import { judgeCredential, type Handshake } from './admission.ts'
 import { Admitted } from './admitted.ts'
@@ -51,12 +50,15 @@ export interface EpochExchange {
   stop (): void
 }
 
-export interface FederationGateInit {
+export interface FederationGateInit<Store extends RosterSource = RosterSource> {
   nodeKey: NodeKey
   credential: Credential
-  store: RosterStore
-  log?: Logger
-  metrics?: FedgateMetrics
+  /** The accepted roster: a RosterStore (files), a MemoryRosterStore, or another RosterSource. */
+  store: Store
+  /** @default a log that drops every line */
+  log?: GateLog
+  /** @default metrics that count nothing */
+  metrics?: GateMetrics
   /** Repeated refusals that prove an IP's peers are not members earn growing bans. `false` turns bans off. */
   bans?: Partial<BanPolicy> | false
   /** @default Date.now */
@@ -108,12 +110,12 @@ export function internalsOf (gate: FederationGate): GateInternals {
  * pieces it returns); it then dispatches `admitted`, `refused`, `disconnected`, `stream-reset`,
  * `roster`, `roster-refused` and `credential-renewed`.
  */
-export class FederationGate extends TypedEventEmitter<FederationEvents> {
+export class FederationGate<Store extends RosterSource = RosterSource> extends TypedEventEmitter<FederationEvents> {
   readonly nodeKey: NodeKey
   readonly peerId: string
-  readonly store: RosterStore
-  readonly log: Logger
-  readonly metrics: FedgateMetrics
+  readonly store: Store
+  readonly log: GateLog
+  readonly metrics: GateMetrics
   readonly bans: BanList | null
   readonly #internals: GateInternals
   readonly #clock: () => number
@@ -124,13 +126,13 @@ export class FederationGate extends TypedEventEmitter<FederationEvents> {
     internalsOfGate = gate => gate.#internals
   }
 
-  constructor (init: FederationGateInit) {
+  constructor (init: FederationGateInit<Store>) {
     super()
     this.nodeKey = init.nodeKey
     this.peerId = init.nodeKey.peerId
     this.store = init.store
-    this.log = init.log ?? silentLog()
-    this.metrics = init.metrics ?? new FedgateMetrics()
+    this.log = init.log ?? quietLog
+    this.metrics = init.metrics ?? quietMetrics()
     this.#clock = init.clock ?? Date.now
     this.#verifier = init.verifier ?? new CredentialVerifier()
     this.bans = init.bans === false ? null : new BanList(init.bans)
