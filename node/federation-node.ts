@@ -14,6 +14,7 @@ import { FederationGate } from './gate/node-gate.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
 import type { BanPolicy } from './net/bans.ts'
+import { resettableWebSockets } from './net/websockets.ts'
 import type { NodeKey } from './node-key.ts'
 import { RosterSync } from './sync/roster-sync.ts'
 import type { AdmittedPeer, FederationNodeView, FederationStreamHandler, Refusal } from './types.ts'
@@ -26,7 +27,7 @@ export interface FederationNodeInit extends WithFederationInit {
   credential: Credential | string
   /** An opened roster store, or where to open one. */
   roster: RosterStore | { dataDir: string, rosterFile?: string, trustRoot?: TrustRoot }
-  /** Multiaddrs to listen on. @default [] */
+  /** Multiaddrs to listen on: TCP (`/ip4/…/tcp/N`) and WebSocket (`/ip4/…/tcp/N/ws`). @default [] */
   listen?: string[]
   log?: Logger
   metrics?: FedgateMetrics
@@ -120,7 +121,8 @@ export class FederationNode implements FederationNodeView {
 /**
  * Starts a fedgate node: loads the key, credential and roster, refuses to start if the node's own
  * credential does not verify under its roster (SelfCredentialError names the reason and the fix),
- * and starts libp2p with TCP, yamux and `withFederation(gate)`.
+ * and starts libp2p with TCP and WebSockets, yamux and `withFederation(gate)`: browser light clients
+ * reach the node on its `/ws` addresses through the same gate as TCP peers.
  */
 export async function createFederationNode (init: FederationNodeInit): Promise<FederationNode> {
   const log = init.log ?? silentLog()
@@ -156,7 +158,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     libp2p = await createLibp2p({
       ...federation,
       addresses: { listen: init.listen ?? [] },
-      transports: [tcp()],
+      transports: [tcp(), resettableWebSockets()],
       streamMuxers: [yamux()],
       metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
       connectionMonitor: init.libp2p?.connectionMonitor,

@@ -75,6 +75,8 @@ export interface StartNodeOptions {
   libp2p?: FederationNodeInit['libp2p']
   /** @default true */
   rosterSync?: boolean
+  /** Listen multiaddrs, e.g. a WebSocket one (`/ip4/127.0.0.1/tcp/0/ws`). @default [LISTEN_LOCALHOST] */
+  listen?: readonly string[]
 }
 
 export interface IssueOptions {
@@ -209,7 +211,7 @@ export async function createFederation (init: FederationInit): Promise<Federatio
         key: await fed.nodeKey(node),
         credential: opts.credential ?? await fed.issue(node, { member: opts.member ?? node, roster: opts.roster }),
         roster: { dataDir: join(home, 'data'), rosterFile },
-        listen: [LISTEN_LOCALHOST],
+        listen: [...(opts.listen ?? [LISTEN_LOCALHOST])],
         bans: opts.bans ?? false,
         log: opts.log,
         clock: opts.clock,
