@@ -9,8 +9,10 @@ import {
   addMember, allowProtocol, createAuditLog, createFederationNode, generateNodeKey, generateSigningKey, initRoster,
   issueCredential, setPolicy, signRoster,
   type AdmittedPeer, type BanPolicy, type Credential, type FederationNode, type FederationNodeInit, type FederationStreamHandler, type Logger,
-  type Member, type NodeKey, type Roster, type SigningKey, type FederationGate, type FederationEvents, type RosterStore, type RosterStoreEvents
+  type Member, type NodeKey, type Roster, type SigningKey, type FederationEvents, type RosterStore, type RosterStoreEvents
 } from '../../node/index.ts'
+/** The portable gate: the Node entry's FederationGate, and the browser entry's, are both one. */
+import type { FederationGate } from '../../node/gate/gate.ts'
 
 /**
  * A whole federation for end-to-end tests: three admins (threshold 2), one member key per member,
