@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { runBrowserDemo, runDemo } from '../demo/index.ts'
+import { runDemo } from '../demo/index.ts'
 import { printJson, UsageError } from './io.ts'
 import { port } from './options.ts'
 
@@ -21,6 +21,8 @@ export function registerDemo (program: Command): Command {
     .action(async (opts: DemoCommandOptions) => {
       if (opts.browser === true) {
         if (opts.keep !== undefined) throw new UsageError('--keep does not apply to --browser', 'drop --keep; the browser demo keeps nothing')
+        // Loaded only here, so that no other command pays for the page server and the WebSocket transport.
+        const { runBrowserDemo } = await import('../demo/browser/run.ts')
         const summary = await runBrowserDemo({ port: opts.port, json: opts.json })
         if (opts.json === true) printJson(summary)
         return

@@ -1,5 +1,4 @@
 export { runDemo, KeepDirError, type DemoOptions } from './run.ts'
-export { runBrowserDemo, type BrowserDemoOptions, type BrowserDemoSummary } from './browser/run.ts'
 export { DemoError } from './cluster.ts'
 export { createDemoFederation, freePorts, DEMO_FEDERATION, DEMO_PROTOCOLS, type DemoFederation, type DemoNodeFiles } from './federation.ts'
 export { connectionTable } from './report.ts'

@@ -1,4 +1,4 @@
-import { PAGE_FILE } from './contract.ts'
+import { LIBRARY_FILE, PAGE_FILE } from './contract.ts'
 
 /**
  * The light-client demo page. Everything it loads comes from the demo server (the script that
@@ -12,6 +12,7 @@ export function demoPage (federation: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fedgate light client</title>
+<link rel="modulepreload" href="/${LIBRARY_FILE}">
 <style>
   body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d232a; }
   h1 { font-size: 1.5rem; margin-bottom: .25rem; }
