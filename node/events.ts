@@ -1,4 +1,4 @@
-import type { Logger } from './log.ts'
+import type { GateLog } from './telemetry.ts'
 
 /**
  * The one table of log event names. Every line fedgate writes carries one of these as `event`.
@@ -35,6 +35,6 @@ export type EventName = keyof typeof EVENTS
 export type Level = 'info' | 'warn' | 'error'
 
 /** Writes one structured line: `event`, then the fields, then a human message. */
-export function logEvent (log: Logger, level: Level, event: EventName, fields: Record<string, unknown>, message: string): void {
+export function logEvent (log: GateLog, level: Level, event: EventName, fields: Record<string, unknown>, message: string): void {
   log[level]({ event, ...fields }, message)
 }

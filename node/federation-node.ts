@@ -10,11 +10,12 @@ import { CredentialFileError, readCredentialFile, watchCredentialFile } from './
 import { readKeyFile } from './files/key-file.ts'
 import { RosterStore, type StoreLogger, type TrustRoot } from './files/roster-store.ts'
 import type { FileWatch } from './files/watch.ts'
-import { FederationGate } from './gate/gate.ts'
+import { FederationGate } from './gate/node-gate.ts'
 import type { PeerManagerOptions } from './gate/internals.ts'
 import { silentLog, type Logger } from './log.ts'
 import { FedgateMetrics } from './metrics.ts'
 import type { BanPolicy } from './net/bans.ts'
+import { resettableWebSockets } from './net/websockets.ts'
 import type { NodeKey } from './node-key.ts'
 import { RosterSync } from './sync/roster-sync.ts'
 import type { AdmittedPeer, FederationNodeView, FederationStreamHandler, Refusal } from './types.ts'
@@ -27,7 +28,7 @@ export interface FederationNodeInit extends WithFederationInit {
   credential: Credential | string
   /** An opened roster store, or where to open one. */
   roster: RosterStore | { dataDir: string, rosterFile?: string, trustRoot?: TrustRoot }
-  /** Multiaddrs to listen on. @default [] */
+  /** Multiaddrs to listen on: TCP (`/ip4/…/tcp/N`) and WebSocket (`/ip4/…/tcp/N/ws`). @default [] */
   listen?: string[]
   log?: Logger
   metrics?: FedgateMetrics
@@ -52,7 +53,7 @@ export interface FederationNodeInit extends WithFederationInit {
  */
 export class FederationNode implements FederationNodeView {
   readonly libp2p: Libp2p
-  readonly gate: FederationGate
+  readonly gate: FederationGate<RosterStore>
   readonly store: RosterStore
   readonly log: Logger
   readonly metrics: FedgateMetrics
@@ -61,7 +62,7 @@ export class FederationNode implements FederationNodeView {
   private readonly credentialWatch: FileWatch | undefined
   private stopped = false
 
-  constructor (libp2p: Libp2p, gate: FederationGate, opts: { ownsStore: boolean, credentialFile?: string, credentialWatch?: FileWatch }) {
+  constructor (libp2p: Libp2p, gate: FederationGate<RosterStore>, opts: { ownsStore: boolean, credentialFile?: string, credentialWatch?: FileWatch }) {
     this.libp2p = libp2p
     this.gate = gate
     this.store = gate.store
@@ -123,7 +124,8 @@ export class FederationNode implements FederationNodeView {
 /**
  * Starts a fedgate node: loads the key, credential and roster, refuses to start if the node's own
  * credential does not verify under its roster (SelfCredentialError names the reason and the fix),
- * and starts libp2p with TCP, yamux and `withFederation(gate)`.
+ * and starts libp2p with TCP and WebSockets, yamux and `withFederation(gate)`: browser light clients
+ * reach the node on its `/ws` addresses through the same gate as TCP peers.
  */
 export async function createFederationNode (init: FederationNodeInit): Promise<FederationNode> {
   const log = init.log ?? silentLog()
@@ -136,7 +138,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     : new RosterStore({ ...init.roster, log: log.child({ component: 'roster' }) as StoreLogger })
   if (ownsStore) await store.open()
   const metrics = init.metrics ?? new FedgateMetrics()
-  let gate: FederationGate
+  let gate: FederationGate<RosterStore>
   try {
     gate = new FederationGate({
       nodeKey,
@@ -160,7 +162,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     libp2p = await createLibp2p({
       ...federation,
       addresses: { listen: init.listen ?? [] },
-      transports: [tcp()],
+      transports: [tcp(), resettableWebSockets()],
       streamMuxers: [yamux()],
       metrics: init.libp2pMetrics === false ? undefined : prometheusMetrics({ registry: metrics.registry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
       connectionMonitor: init.libp2p?.connectionMonitor,

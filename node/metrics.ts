@@ -1,10 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { GateMetrics, GateViews } from './telemetry.ts'
 
 /**
  * fedgate's own Prometheus metrics, in one registry that the admin endpoint serves together with
  * libp2p's metrics (@libp2p/prometheus-metrics registered on the same registry).
  */
-export class FedgateMetrics {
+export class FedgateMetrics implements GateMetrics {
   readonly registry: Registry
   readonly handshakes: Counter<'direction' | 'result' | 'reason'>
   readonly admittedPeers: Gauge<'role'>
@@ -130,12 +131,4 @@ export class FedgateMetrics {
   observe (views: GateViews): void {
     this.views = views
   }
-}
-
-/** The gate state the gauges read. */
-export interface GateViews {
-  slots (): { inbound: { held: number }, outbound: { held: number }, inboundByClass: Record<string, { held: number }> }
-  reserved (): ReadonlyArray<{ memberId: string | undefined, addrs: readonly string[], connected: boolean }>
-  bannedIps (): number
-  pendingHandshakes (): number
 }

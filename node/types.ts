@@ -1,6 +1,7 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { Credential, ReasonCode, Roster, RosterDiff } from '../membership/index.ts'
-import type { RosterRefusal, RosterStore } from './files/roster-store.ts'
+import type { RosterStore } from './files/roster-store.ts'
+import type { RosterRefusal } from './roster-source.ts'
 
 export type Direction = 'inbound' | 'outbound'
 

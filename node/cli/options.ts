@@ -19,6 +19,12 @@ export function positiveInt (value: string): number {
   return Number(value)
 }
 
+/** A TCP port, 0 for a free one. */
+export function port (value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65_535) throw new InvalidArgumentError('expected a port number from 0 to 65535')
+  return Number(value)
+}
+
 /** Milliseconds from a duration such as 60s, 15m, 24h or 7d. */
 export function durationMs (value: string): number {
   try {

@@ -242,8 +242,12 @@ function addrList (value: unknown, where: string, kind: 'listen' | 'dial'): stri
 }
 
 const EXAMPLE_ADDR = { listen: '/ip4/0.0.0.0/tcp/4001', dial: '/ip4/10.0.0.1/tcp/4001/p2p/12D3KooW...' } as const
+const WS_LISTEN_EXAMPLE = '/ip4/0.0.0.0/tcp/4002/ws'
 
-/** A TCP multiaddr: listen addresses need an IP, dial addresses may use DNS. */
+/**
+ * A TCP or WebSocket multiaddr: listen addresses need an IP and end at `/tcp/N` or `/tcp/N/ws`,
+ * dial addresses may use DNS.
+ */
 function multiaddrValue (value: string, where: string, kind: 'listen' | 'dial', usage = false): string {
   let names: string[]
   try {
@@ -252,9 +256,15 @@ function multiaddrValue (value: string, where: string, kind: 'listen' | 'dial', 
     throw new ConfigError(where, `invalid multiaddr ${JSON.stringify(value)} (${err instanceof Error ? err.message : String(err)})`, `write it like ${EXAMPLE_ADDR[kind]}`, usage)
   }
   const hosts = kind === 'listen' ? ['ip4', 'ip6'] : ['ip4', 'ip6', 'dns', 'dns4', 'dns6']
-  const [host, transport] = names
+  const [host, transport, ...rest] = names
   if (host === undefined || !hosts.includes(host) || transport !== 'tcp') {
     throw new ConfigError(where, `${JSON.stringify(value)} is not a TCP address fedgate can ${kind} on`, `write it like ${EXAMPLE_ADDR[kind]}`, usage)
+  }
+  if (kind === 'listen' && (rest.includes('tls') || rest.includes('wss'))) {
+    throw new ConfigError(where, `${JSON.stringify(value)} asks for TLS, which fedgate does not terminate (Noise already encrypts every connection)`, `listen on ${WS_LISTEN_EXAMPLE}, and put a TLS proxy in front of it for pages served over https`, usage)
+  }
+  if (kind === 'listen' && !(rest.length === 0 || (rest.length === 1 && rest[0] === 'ws'))) {
+    throw new ConfigError(where, `${JSON.stringify(value)} is neither a TCP nor a WebSocket listen address`, `write it like ${EXAMPLE_ADDR.listen} (TCP) or ${WS_LISTEN_EXAMPLE} (WebSocket, for browser light clients)`, usage)
   }
   return value
 }

@@ -3,38 +3,17 @@ import { join, resolve } from 'node:path'
 import { TypedEventEmitter } from 'main-event'
 import writeFileAtomic from 'write-file-atomic'
 import {
-  acceptRoster, adminSetFingerprint, diffRosters, MalformedError, Roster, RosterRefusedError, type ReasonCode, type RosterDiff
+  acceptRoster, diffRosters, MalformedError, Roster, RosterRefusedError
 } from '../../membership/index.ts'
+import { judgeEpoch, matchesRoot, type RosterRefusal, type RosterSource, type RosterSourceEvents, type RosterUpdate, type TrustRoot } from '../roster-source.ts'
 import { watchFile, type FileWatch } from './watch.ts'
 
-export interface RosterUpdate {
-  readonly previous: Roster | null
-  readonly current: Roster
-  readonly diff: RosterDiff | null
-  /** Where the epoch came from: a file path, `publish`, `peer …`, or `restart`. */
-  readonly source: string
-}
-
-export interface RosterRefusal {
-  readonly code: ReasonCode
-  readonly message: string
-  readonly source: string
-  readonly epoch?: number
-}
+export { matchesRoot, type RosterRefusal, type RosterUpdate, type TrustRoot }
 
 /** Minimal structured logger (pino-compatible). */
 export interface StoreLogger {
   info (obj: object, msg?: string): void
   warn (obj: object, msg?: string): void
-}
-
-/**
- * The root an operator pins: the federation, and the fingerprint of the first epoch this node
- * trusts, or of that epoch's admin set (`fedgate roster show` prints both).
- */
-export interface TrustRoot {
-  readonly federation: string
-  readonly fingerprint: string
 }
 
 export interface RosterStoreInit {
@@ -49,10 +28,7 @@ export interface RosterStoreInit {
   trustRoot?: TrustRoot
 }
 
-export interface RosterStoreEvents {
-  roster: CustomEvent<RosterUpdate>
-  refused: CustomEvent<RosterRefusal>
-}
+export type RosterStoreEvents = RosterSourceEvents
 
 /** Stored epochs are named by their number, zero-padded to the digits of Number.MAX_SAFE_INTEGER. */
 const EPOCH_DIGITS = 16
@@ -67,7 +43,7 @@ const LEGACY_EPOCH_FILE = /^(\d{12})\.json$/
  * (temp file, fsync, rename), a restart resumes at the highest one, and a new epoch is applied only
  * when `acceptRoster` allows it. A refused roster never replaces an accepted one.
  */
-export class RosterStore extends TypedEventEmitter<RosterStoreEvents> {
+export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements RosterSource {
   readonly dataDir: string
   readonly rosterFile: string | undefined
   readonly trustRoot: TrustRoot | undefined
@@ -217,18 +193,9 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> {
 
   private async applyNow (next: Roster, source: string): Promise<RosterRefusal | null> {
     const previous = this.currentRoster
-    if (previous === null && this.trustRoot !== undefined && !matchesRoot(next, this.trustRoot)) {
-      return this.refuse({ code: 'untrusted-root', message: `epoch ${next.epoch} of ${JSON.stringify(next.federation)} (fingerprint ${next.fingerprint}, admin set ${adminSetFingerprint(next.document.admins)}) is not the pinned trust root ${JSON.stringify(this.trustRoot.federation)} ${this.trustRoot.fingerprint}`, source, epoch: next.epoch })
-    }
-    try {
-      acceptRoster(previous, next)
-    } catch (err) {
-      if (err instanceof RosterRefusedError) {
-        if (err.code === 'roster-stale' && previous !== null && next.fingerprint === previous.fingerprint) return null
-        return this.refuse({ code: err.code, message: err.detail, source, epoch: next.epoch })
-      }
-      throw err
-    }
+    const verdict = judgeEpoch(previous, next, this.trustRoot)
+    if (verdict === 'unchanged') return null
+    if (verdict !== null) return this.refuse({ ...verdict, source })
     try {
       await writeFileAtomic(this.epochPath(next.epoch), next.encode(), { mode: 0o644, fsync: true })
       await syncDirectory(this.epochsDir)
@@ -299,12 +266,6 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> {
     await syncDirectory(this.dataDir)
     this.log?.warn({ event: 'roster-root-untrusted', reason: 'untrusted-root', federation: root.federation, epoch: root.epoch, fingerprint: root.fingerprint, movedTo: aside }, 'stored epochs do not chain to the pinned trust root; set them aside and start from the roster file')
   }
-}
-
-/** True when `roster` is the pinned root: same federation, and its fingerprint or its admin set's. */
-export function matchesRoot (roster: Roster, root: TrustRoot): boolean {
-  return roster.federation === root.federation &&
-    (roster.fingerprint === root.fingerprint || adminSetFingerprint(roster.document.admins) === root.fingerprint)
 }
 
 /** Makes a rename in `dir` durable: without it a power loss can undo the newest stored epoch. */

@@ -2,8 +2,7 @@ import type { Connection } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import type { ReasonCode } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { Logger } from '../log.ts'
-import type { FedgateMetrics } from '../metrics.ts'
+import type { GateLog, GateMetrics } from '../telemetry.ts'
 import type { AdmittedPeer, FederationEvents } from '../types.ts'
 import type { Handshake } from './admission.ts'
 import type { Refusals } from './refusals.ts'
@@ -27,8 +26,8 @@ export interface AdmittedConnection {
 export interface AdmittedInit {
   readonly slots: Slots<Handshake>
   readonly refusals: Refusals
-  readonly metrics: FedgateMetrics
-  readonly log: Logger
+  readonly metrics: GateMetrics
+  readonly log: GateLog
   readonly clock: () => number
   readonly events: TypedEventTarget<FederationEvents>
 }

@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { ReasonCode } from '../../membership/index.ts'
-import type { FedgateMetrics } from '../metrics.ts'
+import type { GateMetrics } from '../telemetry.ts'
 import { decodeVerdict, encodeVerdict } from '../net/hello.ts'
 import type { Admitted } from './admitted.ts'
 import type { Refusals } from './refusals.ts'
@@ -15,7 +15,7 @@ const MAX_BYE_BYTES = 256
 export interface ByeInit {
   readonly admitted: Admitted
   readonly refusals: Refusals
-  readonly metrics: FedgateMetrics
+  readonly metrics: GateMetrics
   readonly clock: () => number
 }
 

@@ -1,9 +1,9 @@
 import type { TypedEventTarget } from 'main-event'
 import { reasonFix, type Credential, type CredentialVerifier, type ReasonCode, type Roster } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { RosterUpdate } from '../files/roster-store.ts'
-import type { Logger } from '../log.ts'
-import type { FedgateMetrics } from '../metrics.ts'
+import type { RosterUpdate } from '../roster-source.ts'
+import type { GateLog, GateMetrics } from '../telemetry.ts'
+import { unrefTimer } from '../timers.ts'
 import type { FederationEvents } from '../types.ts'
 import { judgeCredential } from './admission.ts'
 import type { AdmittedConnection, Admitted } from './admitted.ts'
@@ -18,8 +18,8 @@ export interface EnforcementInit {
   readonly bye: Bye
   readonly guard: StreamGuard
   readonly verifier: CredentialVerifier
-  readonly metrics: FedgateMetrics
-  readonly log: Logger
+  readonly metrics: GateMetrics
+  readonly log: GateLog
   readonly clock: () => number
   readonly events: TypedEventTarget<FederationEvents>
   readonly roster: () => Roster
@@ -78,6 +78,6 @@ export class Enforcement {
       if (code !== null) void this.init.bye.close(entry.connection, code)
       else this.scheduleExpiry(entry)
     }, delay)
-    entry.expiry.unref()
+    unrefTimer(entry.expiry)
   }
 }

@@ -4,14 +4,14 @@ import {
   CredentialVerifier, reasonFix, verifyCredential, type Credential, type ReasonCode, type Roster
 } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { RosterRefusal, RosterStore } from '../files/roster-store.ts'
-import { silentLog, type Logger } from '../log.ts'
-import { FedgateMetrics } from '../metrics.ts'
 import { BanList, type BanPolicy } from '../net/bans.ts'
 import type { NodeKey } from '../node-key.ts'
 import type { PendingHandshakes } from '../net/pending.ts'
 import type { ReservedPeerStatus } from '../peers/peer-manager.ts'
+import type { RosterRefusal, RosterSource } from '../roster-source.ts'
+import { quietLog, quietMetrics, type GateLog, type GateMetrics } from '../telemetry.ts'
 import type { AdmittedPeer, FederationEvents, Refusal } from '../types.ts'
+import { assembleInternals, type EpochExchange, type GateInternals, type PeerManagerOptions } from './internals.ts'
 
 /** What `gate.slotUse()` returns. */
 export interface SlotUse {
@@ -19,7 +19,6 @@ export interface SlotUse {
   readonly outbound: { readonly held: number, readonly limit: number }
   readonly inboundByClass: Record<string, { held: number, share: number }>
 }
-import { assembleInternals, type EpochExchange, type GateInternals, type PeerManagerOptions } from './internals.ts'
 
 /** Thrown when this node's own credential does not verify under its roster. */
 export class SelfCredentialError extends Error {
@@ -32,12 +31,15 @@ export class SelfCredentialError extends Error {
   }
 }
 
-export interface FederationGateInit {
+export interface FederationGateInit<Store extends RosterSource = RosterSource> {
   nodeKey: NodeKey
   credential: Credential
-  store: RosterStore
-  log?: Logger
-  metrics?: FedgateMetrics
+  /** The accepted roster: a RosterStore (files), a MemoryRosterStore, or another RosterSource. */
+  store: Store
+  /** @default a log that drops every line */
+  log?: GateLog
+  /** @default metrics that count nothing */
+  metrics?: GateMetrics
   /** Repeated refusals that prove an IP's peers are not members earn growing bans. `false` turns bans off. */
   bans?: Partial<BanPolicy> | false
   /** @default Date.now */
@@ -68,12 +70,12 @@ export function internalsOf (gate: FederationGate): GateInternals {
  * pieces it returns); it then dispatches `admitted`, `refused`, `disconnected`, `stream-reset`,
  * `roster`, `roster-refused` and `credential-renewed`.
  */
-export class FederationGate extends TypedEventEmitter<FederationEvents> {
+export class FederationGate<Store extends RosterSource = RosterSource> extends TypedEventEmitter<FederationEvents> {
   readonly nodeKey: NodeKey
   readonly peerId: string
-  readonly store: RosterStore
-  readonly log: Logger
-  readonly metrics: FedgateMetrics
+  readonly store: Store
+  readonly log: GateLog
+  readonly metrics: GateMetrics
   readonly bans: BanList | null
   readonly #internals: GateInternals
   readonly #clock: () => number
@@ -84,13 +86,13 @@ export class FederationGate extends TypedEventEmitter<FederationEvents> {
     internalsOfGate = gate => gate.#internals
   }
 
-  constructor (init: FederationGateInit) {
+  constructor (init: FederationGateInit<Store>) {
     super()
     this.nodeKey = init.nodeKey
     this.peerId = init.nodeKey.peerId
     this.store = init.store
-    this.log = init.log ?? silentLog()
-    this.metrics = init.metrics ?? new FedgateMetrics()
+    this.log = init.log ?? quietLog
+    this.metrics = init.metrics ?? quietMetrics()
     this.#clock = init.clock ?? Date.now
     this.#verifier = init.verifier ?? new CredentialVerifier()
     this.bans = init.bans === false ? null : new BanList(init.bans)

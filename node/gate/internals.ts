@@ -1,14 +1,13 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import { roleClass, type Credential, type CredentialVerifier, type ReasonCode, type Roster } from '../../membership/index.ts'
-import type { RosterUpdate } from '../files/roster-store.ts'
-import type { Logger } from '../log.ts'
-import type { FedgateMetrics } from '../metrics.ts'
 import type { BanList } from '../net/bans.ts'
 import type { Hello } from '../net/hello.ts'
 import { ipOf } from '../net/ip.ts'
 import { PendingHandshakes } from '../net/pending.ts'
 import type { PeerManager, PeerManagerInit } from '../peers/peer-manager.ts'
+import type { RosterUpdate } from '../roster-source.ts'
+import type { GateLog, GateMetrics } from '../telemetry.ts'
 import type { Direction, FederationEvents } from '../types.ts'
 import { judgeCredential, type Handshake } from './admission.ts'
 import { Admitted } from './admitted.ts'
@@ -71,8 +70,8 @@ export interface GateInternals {
 }
 
 export interface InternalsInit {
-  readonly log: Logger
-  readonly metrics: FedgateMetrics
+  readonly log: GateLog
+  readonly metrics: GateMetrics
   readonly clock: () => number
   readonly bans: BanList | null
   readonly verifier: CredentialVerifier

@@ -1,7 +1,6 @@
 import type { TypedEventTarget } from 'main-event'
 import { logEvent } from '../events.ts'
-import type { Logger } from '../log.ts'
-import type { FedgateMetrics } from '../metrics.ts'
+import type { GateLog, GateMetrics } from '../telemetry.ts'
 import type { BanList } from '../net/bans.ts'
 import { ipOf } from '../net/ip.ts'
 import type { FederationEvents, Refusal } from '../types.ts'
@@ -11,8 +10,8 @@ import { OUTSIDER_REFUSALS, PERSISTENT_REFUSALS, type Outsiders } from './outsid
 export const REFUSALS_KEPT = 100
 
 export interface RefusalsInit {
-  readonly log: Logger
-  readonly metrics: FedgateMetrics
+  readonly log: GateLog
+  readonly metrics: GateMetrics
   readonly clock: () => number
   readonly bans: BanList | null
   readonly outsiders: Outsiders

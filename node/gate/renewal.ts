@@ -3,8 +3,7 @@ import { lpStream } from '@libp2p/utils'
 import type { TypedEventTarget } from 'main-event'
 import { Credential, MAX_CREDENTIAL_BYTES, utf8, type ReasonCode } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { Logger } from '../log.ts'
-import type { FedgateMetrics } from '../metrics.ts'
+import type { GateLog, GateMetrics } from '../telemetry.ts'
 import { decodeVerdict, encodeVerdict } from '../net/hello.ts'
 import type { FederationEvents } from '../types.ts'
 import type { Admitted, AdmittedConnection } from './admitted.ts'
@@ -21,8 +20,8 @@ export interface RenewalInit {
   readonly enforcement: Enforcement
   readonly guard: StreamGuard
   readonly bye: Bye
-  readonly metrics: FedgateMetrics
-  readonly log: Logger
+  readonly metrics: GateMetrics
+  readonly log: GateLog
   readonly events: TypedEventTarget<FederationEvents>
 }
 

@@ -1,4 +1,5 @@
 import type { ReasonCode } from '../../membership/index.ts'
+import { unrefTimer } from '../timers.ts'
 import type { Direction } from '../types.ts'
 
 /** Connections one node key may hold at once (simultaneous dials in both directions need two). */
@@ -117,7 +118,7 @@ export class Slots<T> {
       release: () => { this.free(slot) }
     }
     slot.timer = setTimeout(slot.release, request.lapseMs)
-    slot.timer.unref()
+    unrefTimer(slot.timer)
     this.count(slot, 1)
     const list = this.reservations.get(peerId)
     if (list === undefined) this.reservations.set(peerId, [slot])

@@ -1,6 +1,6 @@
 import type { Connection, Stream, StreamHandler, StreamHandlerRecord, StreamMiddleware } from '@libp2p/interface'
 import { protocolAllows, type ReasonCode, type Roster } from '../../membership/index.ts'
-import type { FedgateMetrics } from '../metrics.ts'
+import type { GateMetrics } from '../telemetry.ts'
 import type { Admitted } from './admitted.ts'
 import type { Refusals } from './refusals.ts'
 
@@ -22,7 +22,7 @@ export interface GuardableRegistrar {
 export interface StreamGuardInit {
   readonly admitted: Admitted
   readonly refusals: Refusals
-  readonly metrics: FedgateMetrics
+  readonly metrics: GateMetrics
   readonly roster: () => Roster
   /** fedgate's own protocols, open to every admitted peer whatever policy.protocols says. */
   readonly internalProtocols: ReadonlySet<string>

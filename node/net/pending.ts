@@ -1,5 +1,6 @@
 import type { MultiaddrConnection } from '@libp2p/interface'
 import type { Limits, ReasonCode } from '../../membership/index.ts'
+import { unrefTimer } from '../timers.ts'
 import type { Refusal } from '../types.ts'
 import type { BanList } from './bans.ts'
 import { ipOf } from './ip.ts'
@@ -66,7 +67,7 @@ export class PendingHandshakes {
     }
     const entry: Pending = { key: remoteAddr, ip, conn, at: now, negotiated: false, timer: undefined }
     entry.timer = setTimeout(() => { this.missedDeadline(entry) }, firstBytesTimeoutMs)
-    entry.timer.unref()
+    unrefTimer(entry.timer)
     this.byKey.set(remoteAddr, entry)
     let set = this.byIp.get(ip)
     if (set === undefined) {

@@ -2,8 +2,9 @@ import type { Connection } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Roster } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
-import type { Logger } from '../log.ts'
+import type { GateLog } from '../telemetry.ts'
 import { refusalOf } from '../net/refusal.ts'
+import { unrefTimer } from '../timers.ts'
 import { targets } from './topology.ts'
 
 /** First redial delay after a failed dial or a lost connection. */
@@ -50,7 +51,7 @@ export interface PeerManagerInit {
   /** Whether any admitted connection of `memberId` (or, for a PeerId pin, of that PeerId) is open. */
   readonly connectedTo: (pin: { memberId?: string, peerId?: string }) => boolean
   readonly dial: (addr: Multiaddr, signal: AbortSignal) => Promise<Connection>
-  readonly log: Logger
+  readonly log: GateLog
   readonly clock: () => number
   /** Extra addresses to keep connected (the config's `dial`). */
   readonly extra?: readonly ReservedAddress[]
@@ -69,7 +70,7 @@ interface Entry {
   backoffMs: number
   failures: number
   dialing: boolean
-  timer: NodeJS.Timeout | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
   retryAt: number | undefined
   connectedAt: number | undefined
   lastError: string | undefined
@@ -243,7 +244,7 @@ export class PeerManager {
   private wait (entry: Entry, delay: number): void {
     entry.retryAt = this.init.clock() + delay
     entry.timer = setTimeout(() => { void this.dial(entry) }, delay)
-    entry.timer.unref()
+    unrefTimer(entry.timer)
   }
 }
 

@@ -24,6 +24,9 @@ const BAD_FILES: ReadonlyArray<{ name: string, doc: unknown, path: string }> = [
   { name: 'an invalid multiaddr', doc: { ...VALID, listen: ['ip4/0.0.0.0/tcp/4001'] }, path: '$.listen[0]' },
   { name: 'a listen address without TCP', doc: { ...VALID, listen: ['/ip4/0.0.0.0/udp/4001'] }, path: '$.listen[0]' },
   { name: 'a DNS listen address', doc: { ...VALID, listen: ['/dns4/node.example/tcp/4001'] }, path: '$.listen[0]' },
+  { name: 'a TLS WebSocket listen address', doc: { ...VALID, listen: ['/ip4/0.0.0.0/tcp/443/tls/ws'] }, path: '$.listen[0]' },
+  { name: 'a wss listen address', doc: { ...VALID, listen: ['/ip4/0.0.0.0/tcp/443/wss'] }, path: '$.listen[0]' },
+  { name: 'a listen address with a PeerId', doc: { ...VALID, listen: ['/ip4/0.0.0.0/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'] }, path: '$.listen[0]' },
   { name: 'a duplicate listen address', doc: { ...VALID, listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4001'] }, path: '$.listen[1]' },
   { name: 'a bad dial address', doc: { ...VALID, dial: ['/ip4/10.0.0.1/tcp/4001', '/p2p-circuit'] }, path: '$.dial[1]' },
   { name: 'an admin port number only', doc: { ...VALID, admin: 9474 }, path: '$.admin' },
@@ -91,6 +94,15 @@ describe('daemon config', () => {
     assert.equal(config.logLevel, 'warn')
     assert.equal(config.rosterSync, false)
     assert.equal((await loadDaemonConfig({ config: file('full.json'), rosterSync: true })).rosterSync, true, 'the flag wins')
+  })
+
+  it('takes WebSocket listen and dial addresses beside TCP ones', async () => {
+    const listen = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws', '/ip6/::/tcp/4002/ws']
+    const dial = ['/dns4/full-1.example/tcp/4002/ws/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo']
+    const config = await loadDaemonConfig({ config: await write('ws.json', { ...VALID, listen, dial }) })
+    assert.deepEqual(config.listen, listen)
+    assert.deepEqual(config.dial, dial)
+    assert.deepEqual((await loadDaemonConfig({ config: file('ws.json'), listen: ['/ip4/127.0.0.1/tcp/0/ws'] })).listen, ['/ip4/127.0.0.1/tcp/0/ws'])
   })
 
   it('flags override the config file; flag paths resolve against the working directory', async () => {

@@ -9,8 +9,10 @@ import {
   addMember, allowProtocol, createAuditLog, createFederationNode, generateNodeKey, generateSigningKey, initRoster,
   issueCredential, setPolicy, signRoster,
   type AdmittedPeer, type BanPolicy, type Credential, type FederationNode, type FederationNodeInit, type FederationStreamHandler, type Logger,
-  type Member, type NodeKey, type Roster, type SigningKey, type FederationGate, type FederationEvents, type RosterStore, type RosterStoreEvents
+  type Member, type NodeKey, type Roster, type SigningKey, type FederationEvents, type RosterStore, type RosterStoreEvents
 } from '../../node/index.ts'
+/** The portable gate: the Node entry's FederationGate, and the browser entry's, are both one. */
+import type { FederationGate } from '../../node/gate/gate.ts'
 
 /**
  * A whole federation for end-to-end tests: three admins (threshold 2), one member key per member,
@@ -79,6 +81,8 @@ export interface StartNodeOptions {
   peers?: FederationNodeInit['peers']
   /** A federation-wide pre-shared key (swarm key bytes). */
   psk?: Uint8Array
+  /** Listen multiaddrs, e.g. a WebSocket one (`/ip4/127.0.0.1/tcp/0/ws`). @default [LISTEN_LOCALHOST] */
+  listen?: readonly string[]
 }
 
 export interface IssueOptions {
@@ -213,7 +217,7 @@ export async function createFederation (init: FederationInit): Promise<Federatio
         key: await fed.nodeKey(node),
         credential: opts.credential ?? await fed.issue(node, { member: opts.member ?? node, roster: opts.roster }),
         roster: { dataDir: join(home, 'data'), rosterFile },
-        listen: [LISTEN_LOCALHOST],
+        listen: [...(opts.listen ?? [LISTEN_LOCALHOST])],
         bans: opts.bans ?? false,
         log: opts.log,
         clock: opts.clock,

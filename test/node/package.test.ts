@@ -124,6 +124,14 @@ describe('the packed npm package', () => {
     ])
   })
 
+  it('the installed fedgate/browser entry is the browser bundle, and loads as a module', async () => {
+    assert.equal(manifest.exports['./browser']?.import, './dist/browser/fedgate.js')
+    const script = "const m = await import('fedgate/browser'); console.log([m.createLightClient, m.MemoryRosterStore, m.FederationGate, m.verifyCredential].map(f => typeof f).join(' '))"
+    const result = await run(process.execPath, ['--input-type=module', '-e', script], app)
+    assertRan(result, 'import fedgate/browser')
+    assert.equal(result.stdout.trim(), 'function function function function')
+  })
+
   it('the installed fedgate bin prints its help', async () => {
     const bin = manifest.bin.fedgate
     assert.ok(bin !== undefined, 'package.json names a fedgate bin')
