@@ -127,8 +127,13 @@ export class PeerManager {
       if (t.memberId > self.memberId && mustReach(roster, t.memberId, self)) mutual.add(t.memberId)
     }
     for (const { addr, memberId } of this.init.extra ?? []) {
-      // A config address of a member the roster already makes a target adds nothing but a second connection.
-      if (memberId !== undefined && wanted.has(`member:${memberId}`)) continue
+      // A config address of a member the roster already makes a target is one more address to reach
+      // it at, not a second connection to keep.
+      const target = memberId === undefined ? undefined : wanted.get(`member:${memberId}`)
+      if (target !== undefined) {
+        if (!target.addrs.includes(addr)) wanted.set(target.key, { ...target, addrs: [...target.addrs, addr] })
+        continue
+      }
       const peerId = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value
       wanted.set(`addr:${addr}`, { key: `addr:${addr}`, source: 'config', memberId, peerId, addrs: [addr] })
     }
