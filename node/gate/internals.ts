@@ -3,6 +3,7 @@ import type { TypedEventTarget } from 'main-event'
 import { roleClass, type Credential, type CredentialVerifier, type ReasonCode, type Roster } from '../../membership/index.ts'
 import type { BanList } from '../net/bans.ts'
 import type { Hello } from '../net/hello.ts'
+import type { Frames } from '../sync/wire.ts'
 import { ipOf } from '../net/ip.ts'
 import { PendingHandshakes } from '../net/pending.ts'
 import type { PeerManager, PeerManagerInit } from '../peers/peer-manager.ts'
@@ -35,6 +36,14 @@ export interface EpochExchange {
   forget (connection: Connection): void
   announce (connections: () => Connection[]): void
   stop (): void
+  /** Answers a pull made during a handshake: the stored epochs after `after`. */
+  sendEpochs (frames: Frames, after: number, signal?: AbortSignal): Promise<void>
+  /** Receives the answer to a pull made during a handshake, offering each epoch to the store. */
+  fetchEpochs (frames: Frames, source: string, signal?: AbortSignal): Promise<'progress' | 'failed' | 'refused'>
+  /** Whether a handshake with a peer at `key` may fetch epochs before its verdict. */
+  mayCatchUp (key: string): boolean
+  /** Runs a handshake catch-up, penalising `key` when it does not deliver. */
+  catchUp (key: string, run: () => Promise<'progress' | 'failed' | 'refused'>): Promise<void>
 }
 
 /** What fedgate's libp2p pieces (encrypter, gater, service) share; not part of the public API. */

@@ -10,6 +10,10 @@ import { Credential, fromUtf8, isReasonCode, MalformedError, utf8, type ReasonCo
  * Each message is one length-prefixed JSON document of at most MAX_HELLO_BYTES. A side that refuses
  * sends its reason code, so the other side learns why, then aborts the upgrade. The bare verdict
  * message `{ v, verdict }` also answers the bye and renewal protocols.
+ *
+ * Catch-up: a side whose verdict a newer roster could change, facing a peer that runs a newer
+ * epoch, sends `{ v, pull: N }` in place of its answer; the peer answers with its stored epochs
+ * after N (the roster sync wire format), and the exchange goes on from where it was.
  */
 export const HELLO_VERSION = 1
 export const MAX_HELLO_BYTES = 4096
@@ -23,10 +27,19 @@ export interface Hello {
 
 export type Verdict = 'ok' | ReasonCode
 
-/** A decoded exchange message: a refusal carries only its verdict. */
+/** A decoded exchange message: a hello, a refusal (its verdict alone), or a catch-up pull. */
 export type HelloMessage =
-  | { readonly hello: Hello, readonly verdict?: 'ok' }
-  | { readonly hello?: undefined, readonly verdict: ReasonCode }
+  | { readonly hello: Hello, readonly verdict?: 'ok', readonly pull?: undefined }
+  | { readonly hello?: undefined, readonly verdict: ReasonCode, readonly pull?: undefined }
+  | { readonly hello?: undefined, readonly verdict?: undefined, readonly pull: number }
+
+/** The last message of the exchange: the dialer's verdict, or a catch-up pull before it. */
+export type FinalMessage = { readonly verdict: Verdict, readonly pull?: undefined } | { readonly verdict?: undefined, readonly pull: number }
+
+/** Asks the peer for its stored epochs after `after`, before answering it (catch-up). */
+export function encodePull (after: number): Uint8Array {
+  return utf8(JSON.stringify({ v: HELLO_VERSION, pull: after }))
+}
 
 /** A hello, with the sender's verdict on the other side when it has one (the listener's reply). */
 export function encodeHello (hello: Hello, verdict?: 'ok'): Uint8Array {
@@ -72,12 +85,29 @@ export function decodeVerdict (bytes: Uint8Array): Verdict {
   return m.verdict as Verdict
 }
 
+/** Decodes the dialer's last message: its verdict, or a catch-up pull. */
+export function decodeFinal (bytes: Uint8Array): FinalMessage {
+  const m = decodeDocument(bytes)
+  const pull = pullOf(m)
+  if (pull !== undefined) return { pull }
+  if (m.verdict === undefined) throw new HelloError('malformed', 'message lacks a verdict')
+  return { verdict: m.verdict as Verdict }
+}
+
+function pullOf (m: Record<string, unknown>): number | undefined {
+  if (m.pull === undefined) return undefined
+  if (typeof m.pull !== 'number' || !Number.isSafeInteger(m.pull) || m.pull < 0) throw new HelloError('malformed', 'pull is not an epoch number')
+  return m.pull
+}
+
 /**
  * Decodes a hello, or a refusal in its place. `withVerdict` says whether an accepting sender must
  * also send `verdict: 'ok'` (the listener's reply does).
  */
 export function decodeHello (bytes: Uint8Array, withVerdict: boolean): HelloMessage {
   const m = decodeDocument(bytes)
+  const pull = pullOf(m)
+  if (pull !== undefined) return { pull }
   const verdict = m.verdict as Verdict | undefined
   if (verdict !== undefined && verdict !== 'ok') return { verdict }
   if (withVerdict && verdict === undefined) throw new HelloError('malformed', 'hello lacks a verdict')

@@ -10,7 +10,7 @@ import type { FedgateMetrics } from '../metrics.ts'
 import { EpochCache } from './epoch-cache.ts'
 import {
   CONTROL_BYTES, decodeRequest, decodeSizes, encodeAnnounce, encodePull, encodeSizes, FIRST_RESPONSE_MS, MAX_EPOCHS_PER_PULL,
-  MAX_FRAME_BYTES, receiveEpoch, ROSTER_PROTOCOL, sendEpoch
+  MAX_FRAME_BYTES, receiveEpoch, ROSTER_PROTOCOL, sendEpoch, type Frames
 } from './wire.ts'
 
 /** Roster streams one peer may have open to this node at once. */
@@ -72,6 +72,7 @@ export class RosterSync implements EpochExchange {
   private readonly pulling = new Set<string>()
   private readonly penalised = new Map<string, number>()
   private announceTimer: NodeJS.Timeout | undefined
+  private catchingUp = false
   private stopped = false
 
   constructor (store: RosterStore, log: Logger, init: RosterSyncInit = {}) {
@@ -92,14 +93,59 @@ export class RosterSync implements EpochExchange {
       if (request.kind === 'announce') {
         if (request.fingerprint !== this.store.current.fingerprint) this.want(request.epoch, connection, memberId)
       } else {
-        const epochs = await this.cache.after(request.after, MAX_EPOCHS_PER_PULL)
-        const signal = AbortSignal.timeout(FIRST_RESPONSE_MS + epochs.reduce((ms, e) => ms + transferBudgetMs(e.byteLength), 0))
-        await lp.write(encodeSizes(epochs.map(e => e.byteLength)), { signal })
-        for (const bytes of epochs) await sendEpoch(lp, bytes, { signal })
+        await this.sendEpochs(lp, request.after)
       }
       await stream.close({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
     } catch (err) {
       stream.abort(asError(err))
+    }
+  }
+
+  /** Sends the stored epochs after `after` (at most MAX_EPOCHS_PER_PULL), as the answer to a pull. */
+  async sendEpochs (frames: Frames, after: number, outer?: AbortSignal): Promise<void> {
+    const epochs = await this.cache.after(after, MAX_EPOCHS_PER_PULL)
+    const timeout = AbortSignal.timeout(FIRST_RESPONSE_MS + epochs.reduce((ms, e) => ms + transferBudgetMs(e.byteLength), 0))
+    const signal = outer === undefined ? timeout : AbortSignal.any([outer, timeout])
+    await frames.write(encodeSizes(epochs.map(e => e.byteLength)), { signal })
+    for (const bytes of epochs) await sendEpoch(frames, bytes, { signal })
+  }
+
+  /**
+   * Receives the answer to a pull already sent on `frames` and offers each epoch to the store, one
+   * at a time: `progress` when every epoch was usable, `refused` when the store refused one (the
+   * peer served a forged, under-signed or foreign epoch), `failed` when the peer broke the protocol
+   * or missed a deadline.
+   */
+  async fetchEpochs (frames: Frames, source: string, outer?: AbortSignal): Promise<'progress' | 'failed' | 'refused'> {
+    const first = AbortSignal.timeout(FIRST_RESPONSE_MS)
+    const sizes = decodeSizes((await frames.read({ signal: outer === undefined ? first : AbortSignal.any([outer, first]) })).subarray())
+    for (const size of sizes) {
+      // One epoch in memory at a time: read, check, apply, then the next.
+      const text = fromUtf8(await receiveEpoch(frames, size, outer))
+      const refusal = await this.offer(text, source)
+      if (refusal !== null && refusal !== 'roster-stale') return 'refused'
+    }
+    return 'progress'
+  }
+
+  /**
+   * Whether a handshake with a peer at `key` (its IP) may fetch epochs before its verdict: one such
+   * catch-up at a time node-wide, and none for a while from an address whose last one failed, so a
+   * stranger claiming a huge epoch cannot make this node download from it over and over.
+   */
+  mayCatchUp (key: string): boolean {
+    return !this.catchingUp && (this.penalised.get(`catch-up ${key}`) ?? 0) <= this.clock()
+  }
+
+  /** Runs a handshake catch-up (see mayCatchUp); penalises `key` when it does not deliver. */
+  async catchUp (key: string, run: () => Promise<'progress' | 'failed' | 'refused'>): Promise<void> {
+    this.catchingUp = true
+    try {
+      const outcome = await run().catch(() => 'failed' as const)
+      this.metrics?.rosterSyncPulls.inc({ result: outcome === 'progress' ? 'delivered' : outcome })
+      if (outcome !== 'progress') this.penalise(`catch-up ${key}`, -1, outcome)
+    } finally {
+      this.catchingUp = false
     }
   }
 
@@ -183,18 +229,10 @@ export class RosterSync implements EpochExchange {
       stream = await connection.newStream(ROSTER_PROTOCOL, { signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
       const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
       await lp.write(encodePull(after), { signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
-      const sizes = decodeSizes((await lp.read({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })).subarray())
-      for (const size of sizes) {
-        // One epoch in memory at a time: read, check, apply, then the next.
-        const text = fromUtf8(await receiveEpoch(lp, size))
-        const refusal = await this.offer(text, `peer ${peerId}`)
-        if (refusal !== null && refusal !== 'roster-stale') {
-          stream.abort(new Error(`fedgate: peer served a refused epoch (${refusal})`))
-          return 'refused'
-        }
-      }
-      await stream.close({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
-      return 'progress'
+      const outcome = await this.fetchEpochs(lp, `peer ${peerId}`)
+      if (outcome === 'refused') stream.abort(new Error('fedgate: peer served a refused epoch'))
+      else await stream.close({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
+      return outcome
     } catch (err) {
       stream?.abort(asError(err))
       logEvent(this.log, 'warn', 'roster-sync-failed', { peerId, err: String(err) }, 'could not fetch roster epochs from a peer')
