@@ -22,7 +22,7 @@ export { ROSTER_PROTOCOL, CHUNK_BYTES, CHUNK_TIMEOUT_MS, FIRST_RESPONSE_MS } fro
 export { precheckRoster, OFF_THREAD_BYTES } from './files/roster-precheck.ts'
 export { RosterStore, matchesRoot, type RosterStoreInit, type RosterStoreEvents, type RosterUpdate, type RosterRefusal, type StoreLogger, type TrustRoot } from './files/roster-store.ts'
 export { MemoryRosterStore, type MemoryRosterStoreInit } from './memory-roster-store.ts'
-export type { RosterSource, RosterSourceEvents } from './roster-source.ts'
+export type { RosterSource, RosterSourceEvents, EpochStore } from './roster-source.ts'
 export type { GateLog, GateMetrics, GateViews } from './telemetry.ts'
 export { readKeyFile, writeKeyFile, encodeKeyFile, decodeKeyFile, KEY_FILE_MODE, type KeyFile, type KeyKind } from './files/key-file.ts'
 export { readCredentialFile, writeCredentialFile, watchCredentialFile, CredentialFileError } from './files/credential-file.ts'

@@ -1,6 +1,9 @@
 import { TypedEventEmitter } from 'main-event'
 import { diffRosters, MalformedError, Roster, RosterRefusedError } from '../membership/index.ts'
-import { judgeEpoch, type RosterRefusal, type RosterSource, type RosterSourceEvents, type RosterUpdate, type TrustRoot } from './roster-source.ts'
+import { judgeEpoch, type EpochStore, type RosterRefusal, type RosterSourceEvents, type RosterUpdate, type TrustRoot } from './roster-source.ts'
+
+/** Accepted epochs a memory store keeps to serve peers. */
+const KEPT_EPOCHS = 16
 
 export interface MemoryRosterStoreInit {
   /** Refuse a first epoch that is not this root. Without it the first epoch applied is trusted on first use. */
@@ -14,10 +17,12 @@ export interface MemoryRosterStoreInit {
  * fetches its epochs, or an embedder that stores them itself. Nothing survives a reload, so pin a
  * trust root and apply the chain of epochs from it at every start.
  */
-export class MemoryRosterStore extends TypedEventEmitter<RosterSourceEvents> implements RosterSource {
+export class MemoryRosterStore extends TypedEventEmitter<RosterSourceEvents> implements EpochStore {
   readonly trustRoot: TrustRoot | undefined
   #current: Roster | null = null
   #root: Roster | null = null
+  /** The most recent accepted epochs, to serve to peers that are behind. */
+  readonly #kept = new Map<number, Roster>()
 
   constructor (init: MemoryRosterStoreInit = {}) {
     super()
@@ -73,12 +78,26 @@ export class MemoryRosterStore extends TypedEventEmitter<RosterSourceEvents> imp
     if (verdict !== null) return this.refuse({ ...verdict, source })
     this.#current = next
     this.#root ??= next
+    this.#kept.set(next.epoch, next)
+    while (this.#kept.size > KEPT_EPOCHS) this.#kept.delete(Math.min(...this.#kept.keys()))
     const update: RosterUpdate = { previous, current: next, diff: previous === null ? null : diffRosters(previous, next), source }
     this.safeDispatchEvent('roster', { detail: update })
     return null
   }
 
-  private refuse (refusal: RosterRefusal): RosterRefusal {
+  /** The accepted epochs kept in memory (the most recent KEPT_EPOCHS), ascending. */
+  async epochs (): Promise<number[]> {
+    return [...this.#kept.keys()].sort((a, b) => a - b)
+  }
+
+  /** A kept epoch's bytes as it would be stored, or undefined. */
+  async epochText (epoch: number): Promise<Uint8Array | undefined> {
+    const roster = this.#kept.get(epoch)
+    return roster === undefined ? undefined : new TextEncoder().encode(roster.encode())
+  }
+
+  /** Records a refusal decided elsewhere: dispatched like the store's own. */
+  refuse (refusal: RosterRefusal): RosterRefusal {
     this.safeDispatchEvent('refused', { detail: refusal })
     return refusal
   }

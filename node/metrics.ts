@@ -77,7 +77,7 @@ export class FedgateMetrics implements GateMetrics {
     })
     this.rosterSyncPulls = new Counter({
       name: 'fedgate_roster_sync_pulls_total',
-      help: 'Roster epoch pulls from peers, by result: delivered, failed (stalled, cut, broke the protocol), refused (served an epoch the store refused), ignored (a claim from a peer under backoff)',
+      help: 'Roster epochs fetched from peers, by result: delivered (by a pull), inline (carried by the announcement as a delta), failed (stalled, cut, broke the protocol), refused (the store refused what the peer sent), ignored (a claim from a peer under backoff)',
       labelNames: ['result'],
       registers: [registry]
     })

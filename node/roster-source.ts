@@ -42,6 +42,22 @@ export interface RosterSource extends TypedEventTarget<RosterSourceEvents> {
   readonly current: Roster
 }
 
+/**
+ * A roster source that also takes epochs and keeps the ones it accepted, so it can serve them to
+ * peers: what roster sync needs. RosterStore keeps every epoch in files; MemoryRosterStore keeps the
+ * most recent ones in memory.
+ */
+export interface EpochStore extends RosterSource {
+  apply (next: Roster, source: string): Promise<RosterRefusal | null>
+  applyText (text: string, source: string): Promise<RosterRefusal | null>
+  /** Records a refusal decided elsewhere (a check off the main thread): dispatched like the store's own. */
+  refuse (refusal: RosterRefusal): RosterRefusal
+  /** The accepted epochs it can serve, ascending. */
+  epochs (): Promise<number[]>
+  /** A served epoch's bytes, or undefined. */
+  epochText (epoch: number): Promise<Uint8Array | undefined>
+}
+
 /** True when `roster` is the pinned root: same federation, and its fingerprint or its admin set's. */
 export function matchesRoot (roster: Roster, root: TrustRoot): boolean {
   return roster.federation === root.federation &&

@@ -5,7 +5,7 @@ import writeFileAtomic from 'write-file-atomic'
 import {
   acceptRoster, diffRosters, MalformedError, Roster, RosterRefusedError
 } from '../../membership/index.ts'
-import { judgeEpoch, matchesRoot, type RosterRefusal, type RosterSource, type RosterSourceEvents, type RosterUpdate, type TrustRoot } from '../roster-source.ts'
+import { judgeEpoch, matchesRoot, type RosterRefusal, type EpochStore, type RosterSourceEvents, type RosterUpdate, type TrustRoot } from '../roster-source.ts'
 import { watchFile, type FileWatch } from './watch.ts'
 
 export { matchesRoot, type RosterRefusal, type RosterUpdate, type TrustRoot }
@@ -43,7 +43,7 @@ const LEGACY_EPOCH_FILE = /^(\d{12})\.json$/
  * (temp file, fsync, rename), a restart resumes at the highest one, and a new epoch is applied only
  * when `acceptRoster` allows it. A refused roster never replaces an accepted one.
  */
-export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements RosterSource {
+export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements EpochStore {
   readonly dataDir: string
   readonly rosterFile: string | undefined
   readonly trustRoot: TrustRoot | undefined

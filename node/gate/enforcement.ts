@@ -3,13 +3,15 @@ import { reasonFix, type Credential, type CredentialVerifier, type ReasonCode, t
 import { logEvent } from '../events.ts'
 import type { RosterUpdate } from '../roster-source.ts'
 import type { GateLog, GateMetrics } from '../telemetry.ts'
-import { unrefTimer } from '../timers.ts'
+import { unrefTimer, yieldToEventLoop } from '../timers.ts'
 import type { FederationEvents } from '../types.ts'
 import { judgeCredential } from './admission.ts'
 import type { AdmittedConnection, Admitted } from './admitted.ts'
 import type { Bye } from './bye.ts'
 import type { StreamGuard } from './stream-guard.ts'
 
+/** Connections re-checked between two yields to the event loop. */
+const YIELD_EVERY = 256
 /** Longest delay a Node timer holds (about 24.8 days); longer expiries re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -57,8 +59,11 @@ export class Enforcement {
       logEvent(log, 'error', 'own-credential-refused', { reason: own, epoch: roster.epoch, fix: reasonFix(own) }, `own credential no longer verifies under epoch ${roster.epoch}: ${own}`)
     }
     const closing: Array<Promise<void>> = []
-    for (const entry of admitted.all()) {
-      if (entry.closing?.by === 'local') continue
+    let checked = 0
+    for (const entry of [...admitted.all()]) {
+      // Thousands of connections: let handshakes, streams and the admin endpoint run meanwhile.
+      if (++checked % YIELD_EVERY === 0) await yieldToEventLoop()
+      if (entry.closing?.by === 'local' || entry.connection.status !== 'open') continue
       const code = this.recheck(entry.peer.credential, entry.peer.peerId, roster)
       if (code !== null) closing.push(bye.close(entry.connection, code, since))
       else guard.enforce(entry.connection)

@@ -1,4 +1,4 @@
-import type { RosterStore } from '../files/roster-store.ts'
+import type { EpochStore } from '../roster-source.ts'
 
 /** Epoch texts kept in memory for serving peers. */
 const CACHED_EPOCHS = 4
@@ -10,12 +10,12 @@ const CACHED_EPOCHS = 4
  * stored epoch numbers is re-read when the accepted epoch moves.
  */
 export class EpochCache {
-  private readonly store: RosterStore
+  private readonly store: EpochStore
   private readonly texts = new Map<number, Uint8Array>()
   private listed: number[] = []
   private listedAt = -1
 
-  constructor (store: RosterStore) {
+  constructor (store: EpochStore) {
     this.store = store
   }
 

@@ -3,14 +3,17 @@ import { lpStream } from '@libp2p/utils'
 import { fromUtf8 } from '../../membership/index.ts'
 import { logEvent } from '../events.ts'
 import { precheckRoster } from '../files/roster-precheck.ts'
-import type { RosterStore } from '../files/roster-store.ts'
+import type { EpochStore } from '../roster-source.ts'
 import type { EpochExchange } from '../gate/internals.ts'
 import type { Logger } from '../log.ts'
 import type { FedgateMetrics } from '../metrics.ts'
+import { Announcer } from './announcer.ts'
+import { Backoff } from './backoff.ts'
+import { applyDelta, type EpochDelta } from './delta.ts'
 import { EpochCache } from './epoch-cache.ts'
 import {
-  CONTROL_BYTES, decodeRequest, decodeSizes, encodeAnnounce, encodePull, encodeSizes, FIRST_RESPONSE_MS, MAX_EPOCHS_PER_PULL,
-  MAX_FRAME_BYTES, receiveEpoch, ROSTER_PROTOCOL, sendEpoch, type Frames
+  decodeRequest, decodeSizes, encodePull, encodeSizes, FIRST_RESPONSE_MS, MAX_EPOCHS_PER_PULL, MAX_FRAME_BYTES, receiveEpoch,
+  ROSTER_PROTOCOL, sendEpoch, type Frames
 } from './wire.ts'
 
 /** Roster streams one peer may have open to this node at once. */
@@ -19,12 +22,6 @@ export const MAX_INBOUND_SYNC_STREAMS = 2
 export const MAX_CONCURRENT_PULLS = 4
 /** A peer whose pull failed, made no progress, or served a refused epoch is not pulled from for this long. */
 export const PEER_BACKOFF_MS = 60_000
-/** Epochs accepted in a burst (a catch-up) are announced once, for the newest. */
-const ANNOUNCE_SETTLE_MS = 50
-/** Announcements in flight at once; the rest wait, so a node with thousands of peers is not stalled by its own fan-out. */
-const ANNOUNCE_CONCURRENCY = 32
-const ANNOUNCE_TIMEOUT_MS = 2_000
-const MAX_PENALISED_PEERS = 4096
 
 interface Claim {
   readonly epoch: number
@@ -47,7 +44,7 @@ export interface RosterSyncInit {
 /**
  * Roster propagation between admitted peers (protocol in wire.ts). A node announces each epoch it
  * accepts; a peer that is behind, or that learns in a handshake that the other side is ahead,
- * pulls the epochs it lacks and offers each to its RosterStore, which accepts it only under the
+ * pulls the epochs it lacks and offers each to its EpochStore, which accepts it only under the
  * usual rules. A peer is never trusted for content, only for delivery, and a claim is worth nothing
  * until delivered:
  * - pulls run concurrently, at most one per member, choosing members at random, so the claims of
@@ -61,7 +58,7 @@ export interface RosterSyncInit {
 export class RosterSync implements EpochExchange {
   readonly protocol = ROSTER_PROTOCOL
   readonly maxInboundStreams = MAX_INBOUND_SYNC_STREAMS
-  private readonly store: RosterStore
+  private readonly store: EpochStore
   private readonly log: Logger
   private readonly maxConcurrentPulls: number
   private readonly backoffMs: number
@@ -70,12 +67,12 @@ export class RosterSync implements EpochExchange {
   private readonly cache: EpochCache
   private readonly claims = new Map<string, Claim>()
   private readonly pulling = new Set<string>()
-  private readonly penalised = new Map<string, number>()
-  private announceTimer: NodeJS.Timeout | undefined
+  private readonly announcer: Announcer
+  private readonly backoff: Backoff
   private catchingUp = false
   private stopped = false
 
-  constructor (store: RosterStore, log: Logger, init: RosterSyncInit = {}) {
+  constructor (store: EpochStore, log: Logger, init: RosterSyncInit = {}) {
     this.store = store
     this.log = log
     this.maxConcurrentPulls = init.maxConcurrentPulls ?? MAX_CONCURRENT_PULLS
@@ -83,6 +80,8 @@ export class RosterSync implements EpochExchange {
     this.clock = init.clock ?? Date.now
     this.metrics = init.metrics
     this.cache = new EpochCache(store)
+    this.announcer = new Announcer(store)
+    this.backoff = new Backoff(this.clock)
   }
 
   /** Answers a peer: sends the epochs it pulls, or notes the epoch it announces. */
@@ -91,7 +90,7 @@ export class RosterSync implements EpochExchange {
     try {
       const request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })).subarray())
       if (request.kind === 'announce') {
-        if (request.fingerprint !== this.store.current.fingerprint) this.want(request.epoch, connection, memberId)
+        if (request.fingerprint !== this.store.current.fingerprint && !await this.applyInline(request, connection)) this.want(request.epoch, connection, memberId)
       } else {
         await this.sendEpochs(lp, request.after)
       }
@@ -134,7 +133,7 @@ export class RosterSync implements EpochExchange {
    * stranger claiming a huge epoch cannot make this node download from it over and over.
    */
   mayCatchUp (key: string): boolean {
-    return !this.catchingUp && (this.penalised.get(`catch-up ${key}`) ?? 0) <= this.clock()
+    return !this.catchingUp && !this.backoff.holds(`catch-up ${key}`)
   }
 
   /** Runs a handshake catch-up (see mayCatchUp); penalises `key` when it does not deliver. */
@@ -164,27 +163,24 @@ export class RosterSync implements EpochExchange {
     this.claims.delete(connection.id)
   }
 
-  /** Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles. */
+  /** Tells `connections()` the newest accepted epoch (see Announcer). */
   announce (connections: () => Connection[]): void {
-    clearTimeout(this.announceTimer)
-    this.announceTimer = setTimeout(() => { void this.announceNow(connections()) }, ANNOUNCE_SETTLE_MS)
-    this.announceTimer.unref()
+    this.announcer.announce(connections)
   }
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.announceTimer)
+    this.announcer.stop()
     this.claims.clear()
   }
 
   /** Starts pulls from members that hold usable claims, up to the concurrency limit. */
   private schedule (): void {
     const current = this.store.current.epoch
-    const now = this.clock()
     const best = new Map<string, Claim>()
     for (const [id, claim] of this.claims) {
       if (claim.epoch <= current || claim.connection.status !== 'open') this.claims.delete(id)
-      else if ((this.penalised.get(claim.peerId) ?? 0) > now) {
+      else if (this.backoff.holds(claim.peerId)) {
         this.claims.delete(id)
         this.metrics?.rosterSyncPulls.inc({ result: 'ignored' })
       } else if (this.pulling.has(claim.memberId)) continue
@@ -247,42 +243,32 @@ export class RosterSync implements EpochExchange {
     return (await this.store.applyText(text, source))?.code ?? null
   }
 
-  private async announceNow (connections: readonly Connection[]): Promise<void> {
-    const roster = this.store.current
-    const message = encodeAnnounce(roster.epoch, roster.fingerprint)
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < connections.length && !this.stopped) {
-        const connection = connections[next++]
-        if (connection !== undefined) await this.tell(connection, message)
-      }
+  /**
+   * Applies an epoch an announcement carried as a delta, when this node holds the epoch before it:
+   * true when the store accepted it. A delta that does not rebuild the announced epoch, or an epoch
+   * the store refuses, penalises the peer; the caller then falls back to pulling.
+   */
+  private async applyInline (request: { epoch: number, fingerprint: string, delta?: unknown }, connection: Connection): Promise<boolean> {
+    const current = this.store.current
+    if (request.delta === undefined || request.epoch !== current.epoch + 1) return false
+    const peerId = connection.remotePeer.toString()
+    const next = applyDelta(current, request.delta as EpochDelta)
+    const refusal = next === undefined || next.fingerprint !== request.fingerprint
+      ? 'malformed'
+      : (await this.store.apply(next, `peer ${peerId}`))?.code ?? null
+    if (refusal === null) {
+      this.metrics?.rosterSyncPulls.inc({ result: 'inline' })
+      return true
     }
-    await Promise.all(Array.from({ length: Math.min(ANNOUNCE_CONCURRENCY, connections.length) }, worker))
+    if (refusal === 'roster-stale') return this.store.current.epoch >= request.epoch
+    this.metrics?.rosterSyncPulls.inc({ result: 'refused' })
+    this.penalise(peerId, request.epoch, 'refused')
+    return false
   }
 
-  private async tell (connection: Connection, message: Uint8Array): Promise<void> {
-    const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
-    let stream: Stream | undefined
-    try {
-      stream = await connection.newStream(ROSTER_PROTOCOL, { signal })
-      await lpStream(stream, { maxDataLength: CONTROL_BYTES }).write(message, { signal })
-      await stream.close({ signal })
-    } catch (err) {
-      // A peer that cannot be told learns the epoch in its next handshake.
-      stream?.abort(asError(err))
-    }
-  }
-
-  private penalise (peerId: string, claimed: number, outcome: string): void {
-    const now = this.clock()
-    if (this.penalised.size >= MAX_PENALISED_PEERS) {
-      for (const [peer, until] of this.penalised) if (until <= now) this.penalised.delete(peer)
-      const oldest = this.penalised.keys().next().value
-      if (this.penalised.size >= MAX_PENALISED_PEERS && oldest !== undefined) this.penalised.delete(oldest)
-    }
-    this.penalised.delete(peerId)
-    this.penalised.set(peerId, now + this.backoffMs)
-    logEvent(this.log, 'warn', 'roster-sync-failed', { peerId, claimedEpoch: claimed, outcome, retryMs: this.backoffMs }, 'a peer claimed a roster epoch it did not deliver; not pulling from it for a while')
+  private penalise (key: string, claimed: number, outcome: string): void {
+    this.backoff.hold(key, this.backoffMs)
+    logEvent(this.log, 'warn', 'roster-sync-failed', { peerId: key, claimedEpoch: claimed, outcome, retryMs: this.backoffMs }, 'a peer did not deliver the roster epoch it claimed; not pulling from it for a while')
   }
 }
 

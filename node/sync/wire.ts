@@ -4,7 +4,7 @@ import { fromUtf8, MAX_ROSTER_BYTES, utf8 } from '../../membership/index.ts'
 /**
  * The roster sync wire format, `/fedgate/roster/2.0.0`. Every frame is length-prefixed.
  *
- *   announce  { v: 2, announce: N, fingerprint: F }                        → nothing
+ *   announce  { v: 2, announce: N, fingerprint: F, delta?: D }             → nothing
  *   pull      { v: 2, after: N }                                           → { v: 2, sizes: [s1, …, sK] },
  *             then each of the K epochs (ascending, each > N) as chunks of exactly
  *             min(CHUNK_BYTES, bytes left of that epoch)
@@ -21,6 +21,11 @@ export const MAX_EPOCHS_PER_PULL = 16
 export const CHUNK_BYTES = 256 * 1024
 /** Control messages are small; anything larger is not one. */
 export const CONTROL_BYTES = 512
+/**
+ * An announcement may carry the epoch itself as a delta against the one before it (see delta.ts)
+ * when that is at most this large: a peer one epoch behind then needs no pull at all.
+ */
+export const MAX_INLINE_DELTA_BYTES = 64 * 1024
 /** The largest frame on this protocol. */
 export const MAX_FRAME_BYTES = CHUNK_BYTES
 /** The first answer to a pull must come within this. */
@@ -44,11 +49,15 @@ export class SyncProtocolError extends Error {
 }
 
 export type SyncRequest =
-  | { readonly kind: 'announce', readonly epoch: number, readonly fingerprint: string }
+  | { readonly kind: 'announce', readonly epoch: number, readonly fingerprint: string, readonly delta?: unknown }
   | { readonly kind: 'pull', readonly after: number }
 
-export function encodeAnnounce (epoch: number, fingerprint: string): Uint8Array {
-  return utf8(JSON.stringify({ v: SYNC_VERSION, announce: epoch, fingerprint }))
+/** An announcement, with the epoch as a delta when one is given and small enough. */
+export function encodeAnnounce (epoch: number, fingerprint: string, delta?: unknown): Uint8Array {
+  const bare = utf8(JSON.stringify({ v: SYNC_VERSION, announce: epoch, fingerprint }))
+  if (delta === undefined) return bare
+  const full = utf8(JSON.stringify({ v: SYNC_VERSION, announce: epoch, fingerprint, delta }))
+  return full.byteLength <= MAX_INLINE_DELTA_BYTES ? full : bare
 }
 
 export function encodePull (after: number): Uint8Array {
@@ -59,8 +68,8 @@ export function encodeSizes (sizes: readonly number[]): Uint8Array {
   return utf8(JSON.stringify({ v: SYNC_VERSION, sizes }))
 }
 
-function control (bytes: Uint8Array): Record<string, unknown> {
-  if (bytes.byteLength > CONTROL_BYTES) throw new SyncProtocolError(`control message of ${bytes.byteLength} bytes`)
+function control (bytes: Uint8Array, max = CONTROL_BYTES): Record<string, unknown> {
+  if (bytes.byteLength > max) throw new SyncProtocolError(`control message of ${bytes.byteLength} bytes`)
   let doc: unknown
   try {
     doc = JSON.parse(fromUtf8(bytes))
@@ -78,12 +87,15 @@ function epochNumber (value: unknown): number | undefined {
 }
 
 export function decodeRequest (bytes: Uint8Array): SyncRequest {
-  const doc = control(bytes)
+  const doc = control(bytes, MAX_INLINE_DELTA_BYTES)
   const after = epochNumber(doc.after)
-  if (after !== undefined) return { kind: 'pull', after }
+  if (after !== undefined) {
+    if (bytes.byteLength > CONTROL_BYTES) throw new SyncProtocolError(`pull of ${bytes.byteLength} bytes`)
+    return { kind: 'pull', after }
+  }
   const epoch = epochNumber(doc.announce)
   if (epoch !== undefined && typeof doc.fingerprint === 'string' && /^[0-9a-f]{64}$/.test(doc.fingerprint)) {
-    return { kind: 'announce', epoch, fingerprint: doc.fingerprint }
+    return { kind: 'announce', epoch, fingerprint: doc.fingerprint, ...(doc.delta === undefined ? {} : { delta: doc.delta }) }
   }
   throw new SyncProtocolError('neither a pull nor an announcement')
 }

@@ -1,0 +1,87 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Roster } from '../../membership/index.ts'
+import type { EpochStore, RosterUpdate } from '../roster-source.ts'
+import { unrefTimer } from '../timers.ts'
+import { epochDelta, type EpochDelta } from './delta.ts'
+import { encodeAnnounce, MAX_INLINE_DELTA_BYTES, ROSTER_PROTOCOL } from './wire.ts'
+
+/** Epochs accepted in a burst (a catch-up) are announced once, for the newest. */
+const ANNOUNCE_SETTLE_MS = 50
+/** Announcements in flight at once; the rest wait, so a node with thousands of peers is not stalled by its own fan-out. */
+const ANNOUNCE_CONCURRENCY = 32
+const ANNOUNCE_TIMEOUT_MS = 2_000
+
+/**
+ * Tells peers about each epoch this node accepts: once a burst of accepted epochs settles, the
+ * newest, with its fingerprint (a peer that holds it already does nothing) and, when this node
+ * accepted it right after the epoch before it, the epoch itself as a delta against that one (a
+ * peer one epoch behind then needs no pull). The fan-out is paced.
+ */
+export class Announcer {
+  private readonly store: EpochStore
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private latest: { readonly previous: Roster | null, readonly current: Roster } | undefined
+  private delta: { readonly epoch: number, readonly delta: EpochDelta | undefined } | undefined
+  private stopped = false
+  private readonly onRoster = (evt: CustomEvent<RosterUpdate>): void => { this.latest = evt.detail }
+
+  constructor (store: EpochStore) {
+    this.store = store
+    store.addEventListener('roster', this.onRoster)
+  }
+
+  /** Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles. */
+  announce (connections: () => Connection[]): void {
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { void this.announceNow(connections()) }, ANNOUNCE_SETTLE_MS)
+    unrefTimer(this.timer)
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.store.removeEventListener('roster', this.onRoster)
+  }
+
+  /** The delta of `roster` against the epoch before it, when this node accepted the two in a row. */
+  private deltaOf (roster: Roster): EpochDelta | undefined {
+    if (this.delta?.epoch !== roster.epoch) {
+      const latest = this.latest
+      const delta = latest?.current === roster && latest.previous !== null ? epochDelta(latest.previous, roster) : undefined
+      this.delta = { epoch: roster.epoch, delta }
+    }
+    return this.delta.delta
+  }
+
+  private async announceNow (connections: readonly Connection[]): Promise<void> {
+    const roster = this.store.current
+    const message = encodeAnnounce(roster.epoch, roster.fingerprint, this.deltaOf(roster))
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < connections.length && !this.stopped) {
+        const connection = connections[next++]
+        if (connection !== undefined) await this.tell(connection, message)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(ANNOUNCE_CONCURRENCY, connections.length) }, worker))
+  }
+
+  private async tell (connection: Connection, message: Uint8Array): Promise<void> {
+    const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
+    let stream: Stream | undefined
+    try {
+      stream = await connection.newStream(ROSTER_PROTOCOL, { signal })
+      await lpStream(stream, { maxDataLength: MAX_INLINE_DELTA_BYTES }).write(message, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      // A peer that cannot be told learns the epoch in its next handshake.
+      stream?.abort(asError(err))
+    }
+  }
+
+}
+
+function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}
