@@ -9,6 +9,13 @@ import { addrOf, createFederation, eventually, waitFor, type Federation } from '
 
 const NODES = ['val-a', 'val-b', 'val-c', 'val-d', 'val-e']
 
+/** Announces `epoch` on a new roster stream of `connection`; resolves once the peer has read it and closed the stream. */
+async function announce (connection: Connection, epoch: number): Promise<void> {
+  const stream = await connection.newStream(ROSTER_PROTOCOL)
+  await lpStream(stream, { maxDataLength: 256 }).write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch })))
+  await stream.close()
+}
+
 describe('roster propagation between admitted peers', () => {
   let fed: Federation
 
@@ -68,8 +75,7 @@ describe('roster propagation between admitted peers', () => {
     const connection: Connection = await e.dial(addrOf(a))
     const before = a.roster
     const refused = waitFor(a.gate, 'roster-refused')
-    const announce = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
-    await announce.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
+    await announce(connection, 99)
     const refusal = await refused
     assert.equal(refusal.code, 'threshold-not-met')
     assert.equal(a.roster.fingerprint, before.fingerprint)
@@ -78,20 +84,39 @@ describe('roster propagation between admitted peers', () => {
     let served = 0
     await e.libp2p.unhandle(ROSTER_PROTOCOL)
     await e.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => { served++; stream.abort(new Error('not serving')) })
-    const again = lpStream(await connection.newStream(ROSTER_PROTOCOL), { maxDataLength: 256 })
-    await again.write(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: 99 })))
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await announce(connection, 99)
+    // Control: a peer val-a has not penalised announces the same epoch next, and val-a fetches from it.
+    // val-a fetches one peer at a time, so a fetch from val-e, had the announcement started one, comes first.
+    const c = await fed.startNode('val-c')
+    let fetchedFromC = (): void => {}
+    const fetched = new Promise<void>(resolve => { fetchedFromC = resolve })
+    await c.libp2p.unhandle(ROSTER_PROTOCOL)
+    await c.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => {
+      fetchedFromC()
+      stream.abort(new Error('not serving'))
+    })
+    await announce(await c.dial(addrOf(a)), 99)
+    await fetched
     assert.equal(served, 0)
   })
 
   it('with rosterSync off, a node keeps its epoch until its own roster file changes', async () => {
     const a = await fed.startNode('val-a')
     const b = await fed.startNode('val-b', { rosterSync: false })
+    // Control: val-c, connected to val-a just as val-b is but with rosterSync on, gets the epoch from val-a.
+    const c = await fed.startNode('val-c')
     await b.dial(addrOf(a))
-    await eventually(() => a.peers().length === 1, 'val-a to admit val-b')
+    await c.dial(addrOf(a))
+    await eventually(() => a.peers().length === 2, 'val-a to admit val-b and val-c')
+    const epoch = fed.roster.epoch + 1
+    const synced = waitFor(c.gate, 'roster', update => update.epoch === epoch)
     const next = await fed.publishEpoch(r => allowProtocol(r, '/chain/three/1.0.0', ['validator']), { nodes: ['val-a'] })
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await synced
     assert.equal(a.roster.epoch, next.epoch)
     assert.equal(b.roster.epoch, next.epoch - 1)
+    // Its own roster file moves it on, from the epoch it had: it never took the one val-a announced.
+    const fromFile = waitFor(b.gate, 'roster')
+    const later = await fed.publishEpoch(r => allowProtocol(r, '/chain/four/1.0.0', ['validator']), { nodes: ['val-b'] })
+    assert.deepEqual([(await fromFile).epoch, (await fromFile).previousEpoch], [later.epoch, next.epoch - 1])
   })
 })
