@@ -1,4 +1,4 @@
-// A mocha spec, run by compliance.test.ts with the suite it installs (FEDGATE_COMPLIANCE_SUITE).
+// A mocha spec, run by compliance.registry.ts with the suite it installs (FEDGATE_COMPLIANCE_SUITE).
 // Mocha loads .ts specs with require(), so this module must not use top-level await.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -22,7 +22,7 @@ interface ComplianceSuite {
 const MEMBER = 'val-compliance'
 
 const suiteFile = process.env.FEDGATE_COMPLIANCE_SUITE
-if (suiteFile === undefined) throw new Error('FEDGATE_COMPLIANCE_SUITE is not set; run this spec through test/node/compliance/compliance.test.ts')
+if (suiteFile === undefined) throw new Error('FEDGATE_COMPLIANCE_SUITE is not set; run this spec through test/node/compliance/compliance.registry.ts (npm run test:registry)')
 const { tests, defaultLogger } = createRequire(import.meta.url)(suiteFile) as ComplianceSuite
 
 // One signed roster lists the member; every key the suite hands to setup gets a credential from it.
