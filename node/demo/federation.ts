@@ -1,13 +1,11 @@
 import { mkdir } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server } from 'node:net'
-import { join, relative } from 'node:path'
-import writeFileAtomic from 'write-file-atomic'
+import { join } from 'node:path'
+import type { Credential, Roster, SigningKey } from '../../membership/index.ts'
 import {
-  addMember, allowProtocol, generateSigningKey, initRoster, issueCredential, signRoster,
-  type Credential, type Roster, type SigningKey
-} from '../../membership/index.ts'
-import { writeKeyFile } from '../files/key-file.ts'
-import { generateNodeKey } from '../node-key.ts'
+  createFederationBuilder, FederationKeys, nodeConfig, writeCredentialFile, writeKeyFile, writeNodeConfig, writeRosterFile,
+  type FederationBuilder
+} from '../builder/index.ts'
 
 export const DEMO_FEDERATION = 'demo-fed'
 export const CONSENSUS = '/chain/consensus/1.0.0'
@@ -114,26 +112,11 @@ export async function createDemoFederation (dir: string, now: number = Date.now(
   const nodesDir = join(dir, 'nodes')
   const outsidersDir = join(dir, 'outsiders')
   await Promise.all(['admins', 'members', 'nodes', 'outsiders'].map(async d => mkdir(join(dir, d), { recursive: true })))
-  let keys = 0
 
-  const admins: DemoAdmin[] = []
-  for (let i = 1; i <= ADMIN_COUNT; i++) {
-    const admin = { name: `admin-${i}`, file: join(dir, 'admins', `admin-${i}.key`), key: generateSigningKey('admin') }
-    await writeKeyFile(admin.file, admin.key)
-    admins.push(admin)
-    keys++
-  }
-  const memberKeys = new Map<string, SigningKey>()
-  for (const plan of MEMBER_NODES) {
-    const key = generateSigningKey('member')
-    await writeKeyFile(join(dir, 'members', `${plan.memberId}.key`), key)
-    memberKeys.set(plan.memberId, key)
-    keys++
-  }
-
+  const keys = new FederationKeys()
   const plans = [...MEMBER_NODES, EXPIRED_NODE, FORGER_NODE]
   const ports = await freePorts(plans.length * 2)
-  const nodeKeys = await Promise.all(plans.map(async () => generateNodeKey()))
+  const nodeKeys = await Promise.all(plans.map(async plan => keys.nodeKey(plan.name)))
   const placed = plans.map((plan, i) => {
     const key = nodeKeys[i]
     const port = ports[2 * i]
@@ -149,65 +132,48 @@ export async function createDemoFederation (dir: string, now: number = Date.now(
     return found.addr
   }
 
-  let roster = initRoster({ federation: DEMO_FEDERATION, admins: admins.map(a => a.key.publicKey), threshold: ADMIN_THRESHOLD, now })
-  for (const [protocol, roles] of DEMO_PROTOCOLS) roster = allowProtocol(roster, protocol, roles, now)
-  for (const plan of MEMBER_NODES) {
-    roster = addMember(roster, {
-      id: plan.memberId,
-      org: plan.org,
-      roles: [plan.role],
-      key: memberKeyOf(memberKeys, plan.memberId).publicKey,
-      ...(plan.listed ? { addrs: [addrOf(plan.name)] } : {})
-    }, now)
-  }
-  for (const admin of admins.slice(0, ADMIN_THRESHOLD)) roster = signRoster(roster, admin.key)
+  const fed = createFederationBuilder({
+    federation: DEMO_FEDERATION,
+    keys,
+    admins: ADMIN_COUNT,
+    threshold: ADMIN_THRESHOLD,
+    now,
+    members: MEMBER_NODES.map(plan => ({ id: plan.memberId, org: plan.org, roles: [plan.role], ...(plan.listed ? { addrs: [addrOf(plan.name)] } : {}) })),
+    protocols: Object.fromEntries(DEMO_PROTOCOLS)
+  })
+  const admins = fed.admins.map((key, i) => ({ name: `admin-${i + 1}`, file: join(dir, 'admins', `admin-${i + 1}.key`), key }))
+  for (const admin of admins) await writeKeyFile(admin.file, admin.key)
+  for (const plan of MEMBER_NODES) await writeKeyFile(join(dir, 'members', `${plan.memberId}.key`), fed.memberKey(plan.memberId))
   const rosterFile = join(dir, 'roster.json')
-  await writeFileAtomic(rosterFile, roster.encode(), { fsync: true, mode: 0o644 })
-
-  const forgerRoster = await forgedRoster(join(outsidersDir, FORGER_NODE.name), now)
-  keys += 2
+  await writeRosterFile(rosterFile, fed.roster)
+  const forger = await forgedFederation(join(outsidersDir, FORGER_NODE.name), now)
 
   const nodes: DemoNodeFiles[] = []
   for (const { plan, key, base, listen, admin, addr } of placed) {
     const nodeDir = join(base, plan.name)
     await mkdir(nodeDir, { recursive: true })
-    const keyFile = join(nodeDir, 'node.key')
-    await writeKeyFile(keyFile, key)
-    keys++
-    const credentialRoster = plan === FORGER_NODE ? forgerRoster.roster : roster
-    const memberKey = plan === FORGER_NODE ? forgerRoster.memberKey : memberKeyOf(memberKeys, plan.memberId)
-    const credential = issueCredential({
-      roster: credentialRoster,
-      memberKey,
-      memberId: plan.memberId,
+    const files = { key: join(nodeDir, 'node.key'), credential: join(nodeDir, 'credential.json'), roster: join(nodeDir, 'roster.json'), dataDir: join(nodeDir, 'data') }
+    await writeKeyFile(files.key, key)
+    const issuer = plan === FORGER_NODE ? forger : fed
+    const credential = await issuer.issue({
+      member: plan.memberId,
       peer: key.peerId,
       roles: [plan.role],
       ...(plan === EXPIRED_NODE
         ? { notBefore: now - EXPIRED_NOT_BEFORE_AGO_MS, ttlMs: EXPIRED_TTL_MS }
         : { notBefore: now, ttlMs: CREDENTIAL_TTL_MS })
     })
-    const nodeRoster = join(nodeDir, 'roster.json')
-    await writeFileAtomic(join(nodeDir, 'credential.json'), JSON.stringify(credential.document, null, 2) + '\n', { fsync: true, mode: 0o644 })
-    await writeFileAtomic(nodeRoster, credentialRoster.encode(), { fsync: true, mode: 0o644 })
+    await writeCredentialFile(files.credential, credential)
+    await writeRosterFile(files.roster, issuer.roster)
     const config = join(base, `${plan.name}.json`)
-    const rel = (file: string): string => relative(base, file)
-    const document = {
-      key: rel(keyFile),
-      credential: rel(join(nodeDir, 'credential.json')),
-      roster: rel(nodeRoster),
-      dataDir: rel(join(nodeDir, 'data')),
-      listen: [listen],
-      admin,
-      dial: plan.dial.map(addrOf)
-    }
-    await writeFileAtomic(config, JSON.stringify(document, null, 2) + '\n', { fsync: true, mode: 0o644 })
+    await writeNodeConfig(config, nodeConfig(config, files, { listen: [listen], admin, dial: plan.dial.map(addrOf) }))
     nodes.push({
       name: plan.name,
       memberId: plan.memberId,
       roles: [plan.role],
       peerId: key.peerId,
       config,
-      rosterFile: nodeRoster,
+      rosterFile: files.roster,
       listen,
       addr,
       admin,
@@ -227,33 +193,35 @@ export async function createDemoFederation (dir: string, now: number = Date.now(
     federation: DEMO_FEDERATION,
     rosterFile,
     admins,
-    roster,
+    roster: fed.roster,
     members: MEMBER_NODES.map(p => byName(p.name)),
     expired: byName(EXPIRED_NODE.name),
     forger: byName(FORGER_NODE.name),
-    files: { keys, credentials: nodes.length, configs: nodes.length, rosters: 1 + nodes.length }
+    files: { keys: admins.length + MEMBER_NODES.length + FORGER_KEY_FILES + nodes.length, credentials: nodes.length, configs: nodes.length, rosters: 1 + nodes.length }
   }
 }
+
+/** The forger's admin and member key files. */
+const FORGER_KEY_FILES = 2
 
 /**
  * The forger's own federation: same name, its own admin, and a member "val-2" under a key it
  * made. Its credential verifies under this roster, and nowhere else.
  */
-async function forgedRoster (dir: string, now: number): Promise<{ roster: Roster, memberKey: SigningKey }> {
+async function forgedFederation (dir: string, now: number): Promise<FederationBuilder> {
   await mkdir(dir, { recursive: true })
-  const admin = generateSigningKey('admin')
-  const memberKey = generateSigningKey('member')
+  const forger = createFederationBuilder({
+    federation: DEMO_FEDERATION,
+    admins: 1,
+    threshold: 1,
+    now,
+    members: [{ id: FORGER_NODE.memberId, org: FORGER_NODE.org, roles: [FORGER_NODE.role] }]
+  })
+  const [admin] = forger.admins
+  if (admin === undefined) throw new Error('demo: the forger has no admin key')
   await writeKeyFile(join(dir, 'admin.key'), admin)
-  await writeKeyFile(join(dir, 'member.key'), memberKey)
-  let roster = initRoster({ federation: DEMO_FEDERATION, admins: [admin.publicKey], threshold: 1, now })
-  roster = addMember(roster, { id: FORGER_NODE.memberId, org: FORGER_NODE.org, roles: [FORGER_NODE.role], key: memberKey.publicKey }, now)
-  return { roster: signRoster(roster, admin), memberKey }
-}
-
-function memberKeyOf (keys: ReadonlyMap<string, SigningKey>, memberId: string): SigningKey {
-  const key = keys.get(memberId)
-  if (key === undefined) throw new Error(`demo: no member key for ${memberId}`)
-  return key
+  await writeKeyFile(join(dir, 'member.key'), forger.memberKey(FORGER_NODE.memberId))
+  return forger
 }
 
 /** `count` distinct TCP ports that are free on 127.0.0.1 right now (the OS picks them). */
@@ -276,11 +244,10 @@ export async function freePorts (count: number): Promise<number[]> {
 
 /** Replaces the admins' copy of the roster (temp file, fsync, rename). */
 export async function saveRoster (fed: DemoFederation, roster: Roster): Promise<void> {
-  await writeFileAtomic(fed.rosterFile, roster.encode(), { fsync: true })
+  await writeRosterFile(fed.rosterFile, roster)
 }
 
 /** Replaces every given node's roster file with `roster`, each atomically, as an operator's deploy step would. */
 export async function writeNodeRosters (nodes: readonly DemoNodeFiles[], roster: Roster): Promise<void> {
-  const text = roster.encode()
-  await Promise.all(nodes.map(async n => writeFileAtomic(n.rosterFile, text, { fsync: true })))
+  await Promise.all(nodes.map(async n => writeRosterFile(n.rosterFile, roster)))
 }

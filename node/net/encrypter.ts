@@ -26,12 +26,13 @@ export function membershipEncrypter (gate: FederationGate, init: MembershipEncry
     const secure = async (direction: Direction, connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> => {
       const remoteAddr = remoteAddrOf(connection)
       if (direction === 'inbound') internals.pending.negotiated(remoteAddr)
-      const signal = deadline(internals.handshakeTimeoutMs(), options?.signal)
+      const { signal, clear } = deadline(internals.handshakeTimeoutMs(), options?.signal)
       try {
         const handshake = direction === 'inbound' ? inner.secureInbound(connection, { ...options, signal }) : inner.secureOutbound(connection, { ...options, signal })
         const secured = await noiseWithin(handshake, internals, direction, remoteAddr)
         return await exchange(internals, secured, direction, signal, remoteAddr)
       } finally {
+        clear()
         if (direction === 'inbound') internals.pending.done(remoteAddr)
       }
     }
@@ -70,8 +71,8 @@ export function outsiderEncrypter (gate: FederationGate, init: MembershipEncrypt
             connection.abort(new Error('fedgate: banned'))
             throw new MembershipRefusedError('banned', 'local', 'plain Noise from a banned address')
           }
-          const signal = deadline(internals.handshakeTimeoutMs(), options?.signal)
-          const secured = await noiseWithin(inner.secureInbound(connection, { ...options, signal }), internals, 'inbound', remoteAddr)
+          const { signal, clear } = deadline(internals.handshakeTimeoutMs(), options?.signal)
+          const secured = await noiseWithin(inner.secureInbound(connection, { ...options, signal }), internals, 'inbound', remoteAddr).finally(clear)
           internals.refusals.record({ code: 'no-credential', by: 'local', stage: 'handshake', direction: 'inbound', peerId: secured.remotePeer.toString(), remoteAddr })
           secured.connection.abort(new Error('fedgate: no-credential'))
           throw new MembershipRefusedError('no-credential', 'local', 'the peer speaks plain Noise without fedgate')
@@ -89,9 +90,26 @@ export function outsiderEncrypter (gate: FederationGate, init: MembershipEncrypt
   }
 }
 
-function deadline (ms: number, outer: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(ms)
-  return outer === undefined ? timeout : AbortSignal.any([outer, timeout])
+/**
+ * A signal that aborts at the handshake deadline (a TimeoutError, as AbortSignal.timeout gives) or
+ * when `outer` aborts. `clear()` ends it once the handshake is over, so that no timer or listener
+ * outlives a connection's upgrade (AbortSignal.timeout and AbortSignal.any cost more per connection
+ * and keep their timer until the deadline).
+ */
+function deadline (ms: number, outer: AbortSignal | undefined): { signal: AbortSignal, clear: () => void } {
+  const controller = new AbortController()
+  const timer = setTimeout(() => { controller.abort(new DOMException('The handshake deadline passed', 'TimeoutError')) }, ms)
+  timer.unref()
+  const onOuterAbort = (): void => { controller.abort(outer?.reason) }
+  if (outer?.aborted === true) onOuterAbort()
+  else outer?.addEventListener('abort', onOuterAbort, { once: true })
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer)
+      outer?.removeEventListener('abort', onOuterAbort)
+    }
+  }
 }
 
 /** Noise itself running past the deadline is a handshake-timeout refusal too. */

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import writeFileAtomic from 'write-file-atomic'
 import {
-  addMember, allowProtocol, generateNodeKey, generateSigningKey, initRoster, issueCredential, signRoster, writeKeyFile,
-  type NodeKey, type Roster, type SigningKey
-} from '../../node/index.ts'
+  createFederationBuilder, nodeConfig, writeCredentialFile, writeKeyFile, writeNodeConfig, writeRosterFile, type FederationBuilder
+} from '../../node/builder/index.ts'
+import type { NodeKey, Roster, SigningKey } from '../../node/index.ts'
 
 /** The repository root: the CLI runs from here, as `node scripts/fedgate.ts`. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -31,11 +29,13 @@ export class Federation {
   readonly admins: readonly SigningKey[]
   readonly members = new Map<string, MemberFiles>()
   roster: Roster
+  private readonly builder: FederationBuilder
 
-  private constructor (dir: string, admins: readonly SigningKey[], roster: Roster) {
+  private constructor (dir: string, builder: FederationBuilder) {
     this.dir = dir
-    this.admins = admins
-    this.roster = roster
+    this.builder = builder
+    this.admins = builder.admins
+    this.roster = builder.roster
   }
 
   get rosterFile (): string {
@@ -43,18 +43,19 @@ export class Federation {
   }
 
   static async create (dir: string, members: ReadonlyArray<{ id: string, roles: string[], ttlMs?: number }>): Promise<Federation> {
-    const admins = [generateSigningKey('admin'), generateSigningKey('admin'), generateSigningKey('admin')]
-    let roster = initRoster({ federation: 'daemon-fed', admins: admins.map(a => a.publicKey), threshold: 2 })
-    const memberKeys = new Map(members.map(m => [m.id, generateSigningKey('member')]))
-    for (const m of members) roster = addMember(roster, { id: m.id, roles: m.roles, key: memberKeys.get(m.id)?.publicKey ?? '' })
-    roster = allowProtocol(roster, CONSENSUS, ['validator'])
-    const fed = new Federation(dir, admins, roster)
-    await fed.writeRoster(fed.nextEpoch(r => r))
+    const builder = createFederationBuilder({ federation: 'daemon-fed', members, protocols: { [CONSENSUS]: ['validator'] } })
+    const fed = new Federation(dir, builder)
+    await fed.writeRoster(builder.roster)
     for (const m of members) {
-      const memberKey = memberKeys.get(m.id) as SigningKey
-      const nodeKey = await generateNodeKey()
-      const files: MemberFiles = { id: m.id, roles: m.roles, memberKey, nodeKey, keyFile: join(dir, `${m.id}.key`), credentialFile: join(dir, `${m.id}.credential.json`) }
-      await writeKeyFile(files.keyFile, nodeKey)
+      const files: MemberFiles = {
+        id: m.id,
+        roles: m.roles,
+        memberKey: builder.memberKey(m.id),
+        nodeKey: await builder.nodeKey(m.id),
+        keyFile: join(dir, `${m.id}.key`),
+        credentialFile: join(dir, `${m.id}.credential.json`)
+      }
+      await writeKeyFile(files.keyFile, files.nodeKey)
       await fed.writeCredential(files, m.ttlMs)
       fed.members.set(m.id, files)
     }
@@ -68,40 +69,38 @@ export class Federation {
   }
 
   async writeCredential (m: MemberFiles, ttlMs?: number, file: string = m.credentialFile): Promise<void> {
-    const credential = issueCredential({ roster: this.roster, memberKey: m.memberKey, memberId: m.id, peer: m.nodeKey.peerId, ...(ttlMs === undefined ? {} : { ttlMs }) })
-    await writeFile(file, credential.encode())
+    const credential = await this.builder.issue({ member: m.id, peer: m.nodeKey.peerId, ttlMs, roster: this.roster })
+    await writeCredentialFile(file, credential)
   }
 
   /** The next epoch: `edit` applied to `from`, signed by `signers` admins (2 meets the threshold). */
   nextEpoch (edit: (r: Roster) => Roster, signers = 2, from: Roster = this.roster): Roster {
-    let next = edit(from)
-    for (const admin of this.admins.slice(0, signers)) next = signRoster(next, admin)
-    return next
+    return this.builder.nextEpoch(edit, { signers, from })
   }
 
   /** Replaces the roster file atomically, as `fedgate roster sign` does; running nodes watch it. */
   async writeRoster (roster: Roster, file: string = this.rosterFile): Promise<void> {
-    await writeFileAtomic(file, roster.encode(), { fsync: true })
+    await writeRosterFile(file, roster)
     if (file === this.rosterFile) this.roster = roster
   }
 
   /** Writes a node config file and returns its path. */
   async writeConfig (name: string, config: Record<string, unknown>): Promise<string> {
     const file = join(this.dir, `${name}.json`)
-    await writeFile(file, JSON.stringify(config, null, 2))
+    await writeNodeConfig(file, config)
     return file
   }
 
   /** The config of a member's node, with paths relative to the config file, on port 0 everywhere. */
   configOf (id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const config = join(this.dir, `${id}.json`)
     return {
-      key: `${id}.key`,
-      credential: `${id}.credential.json`,
-      roster: 'roster.json',
-      dataDir: `data-${id}`,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      admin: '127.0.0.1:0',
-      auditLog: `${id}.audit.log`,
+      ...nodeConfig(config, {
+        key: join(this.dir, `${id}.key`),
+        credential: join(this.dir, `${id}.credential.json`),
+        roster: this.rosterFile,
+        dataDir: join(this.dir, `data-${id}`)
+      }, { listen: ['/ip4/127.0.0.1/tcp/0'], admin: '127.0.0.1:0', auditLog: `${id}.audit.log` }),
       ...extra
     }
   }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto'
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { createFederationBuilder, FederationKeys, seededSecret } from '../../node/builder/index.ts'
 import {
-  addMember, allowProtocol, Credential, CREDENTIAL_VERSION, initRoster, nodeKeyFromPrivateKey, revoke, signingKeyFromSecret, signingMessage,
-  signMessage, signRoster, isoTime, type Member, type NodeKey, type Roster, type SigningKey, type SigningKeyKind
+  Credential, CREDENTIAL_VERSION, revoke, signingMessage, signMessage, signRoster, isoTime,
+  type NodeKey, type Roster, type SigningKey, type SigningKeyKind
 } from '../../node/index.ts'
 
 /** A fixed point in time every test measures from. */
@@ -11,19 +10,42 @@ export const HOUR_MS = 3_600_000
 export const DAY_MS = 24 * HOUR_MS
 export const FEDERATION = 'test-fed'
 
-/** 32 deterministic bytes for a label: fixed keys make failures reproducible. */
+/** Every key in these tests derives from this text: fixed keys make failures reproducible. */
+const SEED = 'fedgate test'
+const KEYS = new FederationKeys({ seed: SEED })
+
+/** 32 deterministic bytes for a label. */
 export function seed (label: string): Uint8Array {
-  return createHash('sha256').update(`fedgate test ${label}`).digest()
+  return seededSecret(SEED, label)
 }
 
 export function signingKey (kind: SigningKeyKind, label: string): SigningKey {
-  return signingKeyFromSecret(kind, seed(`${kind} ${label}`))
+  return KEYS.signingKey(kind, label)
 }
 
 export async function nodeKey (label: string): Promise<NodeKey> {
-  return nodeKeyFromPrivateKey(await generateKeyPairFromSeed('Ed25519', seed(`node ${label}`)))
+  return await KEYS.nodeKey(label)
 }
 
+export const CONSENSUS = '/chain/consensus/1.0.0'
+export const HEADERS = '/chain/headers/1.0.0'
+
+/** Three members, two protocols, 2-of-3 admins, all issued at T0. */
+const FIXTURE = createFederationBuilder({
+  federation: FEDERATION,
+  keys: KEYS,
+  admins: 3,
+  threshold: 2,
+  now: T0,
+  members: [
+    { id: 'val-a', org: 'acme', roles: ['validator'], addrs: ['/ip4/10.0.0.1/tcp/4001'], maxConnections: 4 },
+    { id: 'rel-b', org: 'bridgeco', roles: ['relayer'] },
+    { id: 'full-c', roles: ['full-node', 'light-client'] }
+  ],
+  protocols: { [CONSENSUS]: ['validator'], [HEADERS]: ['validator', 'full-node', 'light-client'] }
+})
+
+/** The fixture's admins (FederationKeys hands out the same key for the same name). */
 export const ADMINS = [signingKey('admin', '1'), signingKey('admin', '2'), signingKey('admin', '3')] as const
 export const NEW_ADMINS = [signingKey('admin', '4'), signingKey('admin', '5'), signingKey('admin', '6')] as const
 
@@ -33,15 +55,6 @@ export const MEMBER_KEYS = {
   'full-c': signingKey('member', 'full-c')
 } as const
 
-const MEMBERS: readonly Member[] = [
-  { id: 'val-a', org: 'acme', roles: ['validator'], key: MEMBER_KEYS['val-a'].publicKey, addrs: ['/ip4/10.0.0.1/tcp/4001'], maxConnections: 4 },
-  { id: 'rel-b', org: 'bridgeco', roles: ['relayer'], key: MEMBER_KEYS['rel-b'].publicKey },
-  { id: 'full-c', roles: ['full-node', 'light-client'], key: MEMBER_KEYS['full-c'].publicKey }
-]
-
-export const CONSENSUS = '/chain/consensus/1.0.0'
-export const HEADERS = '/chain/headers/1.0.0'
-
 /** Signs `roster` with each key in turn. */
 export function signedBy (roster: Roster, keys: readonly SigningKey[]): Roster {
   return keys.reduce((r, k) => signRoster(r, k), roster)
@@ -49,16 +62,12 @@ export function signedBy (roster: Roster, keys: readonly SigningKey[]): Roster {
 
 /** An unsigned genesis draft: three members, two protocols, 2-of-3 admins. */
 export function genesisDraft (): Roster {
-  let roster = initRoster({ federation: FEDERATION, admins: ADMINS.map(a => a.publicKey), threshold: 2, now: T0 })
-  for (const m of MEMBERS) roster = addMember(roster, m, T0)
-  roster = allowProtocol(roster, CONSENSUS, ['validator'], T0)
-  roster = allowProtocol(roster, HEADERS, ['validator', 'full-node', 'light-client'], T0)
-  return roster
+  return FIXTURE.genesisDraft
 }
 
 /** The genesis draft signed by a threshold (2 of 3) of its admins. */
 export function genesis (): Roster {
-  return signedBy(genesisDraft(), ADMINS.slice(0, 2))
+  return FIXTURE.roster
 }
 
 /** A roster whose revocation list names an extra peer: handy for a second signed epoch. */

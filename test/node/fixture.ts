@@ -4,10 +4,9 @@ import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import writeFileAtomic from 'write-file-atomic'
+import { createFederationBuilder, writeRosterFile } from '../../node/builder/index.ts'
 import {
-  addMember, allowProtocol, createAuditLog, createFederationNode, generateNodeKey, generateSigningKey, initRoster,
-  issueCredential, setPolicy, signRoster,
+  createAuditLog, createFederationNode,
   type AdmittedPeer, type BanPolicy, type Credential, type FederationNode, type FederationNodeInit, type FederationStreamHandler, type Logger,
   type Member, type NodeKey, type Roster, type SigningKey, type FederationEvents, type RosterStore, type RosterStoreEvents
 } from '../../node/index.ts'
@@ -139,72 +138,51 @@ export interface Federation {
 export async function createFederation (init: FederationInit): Promise<Federation> {
   const name = init.federation ?? DEFAULT_FEDERATION
   const dir = await mkdtemp(join(tmpdir(), 'fedgate-e2e-'))
-  const admins = Array.from({ length: ADMIN_COUNT }, () => generateSigningKey('admin'))
-  const memberKeys = new Map<string, SigningKey>()
-  const nodeKeys = new Map<string, NodeKey>()
+  const builder = createFederationBuilder({
+    federation: name,
+    members: init.members,
+    protocols: init.protocols ?? STANDARD_PROTOCOLS,
+    policy: init.policy,
+    admins: ADMIN_COUNT,
+    threshold: ADMIN_THRESHOLD
+  })
   const nodes = new Map<string, FederationNode>()
   const rosterFiles = new Map<string, string>()
   let starts = 0
 
-  const memberKey = (id: string): SigningKey => {
-    let key = memberKeys.get(id)
-    if (key === undefined) {
-      key = generateSigningKey('member')
-      memberKeys.set(id, key)
-    }
-    return key
-  }
-  const memberEntry = (spec: MemberSpec): Member => ({ ...spec, roles: [...spec.roles], key: memberKey(spec.id).publicKey })
-  const sign = (draft: Roster): Roster => admins.slice(0, ADMIN_THRESHOLD).reduce((r, admin) => signRoster(r, admin), draft)
-
-  let draft = initRoster({ federation: name, admins: admins.map(a => a.publicKey), threshold: ADMIN_THRESHOLD })
-  for (const spec of init.members) draft = addMember(draft, memberEntry(spec))
-  for (const [protocol, roles] of Object.entries(init.protocols ?? STANDARD_PROTOCOLS)) draft = allowProtocol(draft, protocol, roles)
-  for (const [key, value] of Object.entries(init.policy ?? {})) draft = setPolicy(draft, key, value)
-  let latest = sign(draft)
-
   const fed: Federation = {
     name,
     dir,
-    admins,
-    get roster () { return latest },
+    admins: builder.admins,
+    get roster () { return builder.roster },
     nodes,
-    memberKey,
-    memberEntry,
-    async nodeKey (node) {
-      let key = nodeKeys.get(node)
-      if (key === undefined) {
-        key = await generateNodeKey()
-        nodeKeys.set(node, key)
-      }
-      return key
-    },
-    sign,
-    nextEpoch: edit => sign(edit(latest)),
+    memberKey: id => builder.memberKey(id),
+    memberEntry: spec => builder.memberEntry(spec),
+    nodeKey: async node => builder.nodeKey(node),
+    sign: draft => builder.sign(draft),
+    nextEpoch: edit => builder.nextEpoch(edit),
     async publishEpoch (edit, opts = {}) {
-      const next = sign(edit(latest))
-      latest = next
+      const next = builder.commit(builder.nextEpoch(edit))
       const targets = opts.nodes ?? [...nodes.keys()]
       await Promise.all(targets.map(async target => {
         const node = fed.node(target)
         const file = rosterFiles.get(target)
         if (file === undefined) throw new Error(`node ${target} has no roster file`)
         const applied = rosterApplied(node, next.epoch)
-        await writeFileAtomic(file, next.encode())
+        await writeRosterFile(file, next)
         await applied
       }))
       return next
     },
     async issue (node, opts = {}) {
-      const member = opts.member ?? node
-      return issueCredential({
-        roster: opts.roster ?? latest,
-        memberKey: memberKey(member),
-        memberId: member,
-        peer: opts.peer ?? (await fed.nodeKey(node)).peerId,
+      return builder.issue({
+        member: opts.member ?? node,
+        node,
+        peer: opts.peer,
         roles: opts.roles,
         notBefore: opts.notBefore,
-        ttlMs: opts.ttlMs
+        ttlMs: opts.ttlMs,
+        roster: opts.roster
       })
     },
     async startNode (node, opts = {}) {
@@ -212,9 +190,9 @@ export async function createFederation (init: FederationInit): Promise<Federatio
       const home = join(dir, `${node}-${++starts}`)
       await mkdir(home, { recursive: true })
       const rosterFile = join(home, 'roster.json')
-      await writeFileAtomic(rosterFile, (opts.roster ?? latest).encode())
+      await writeRosterFile(rosterFile, opts.roster ?? builder.roster)
       const started = await createFederationNode({
-        key: await fed.nodeKey(node),
+        key: await builder.nodeKey(node),
         credential: opts.credential ?? await fed.issue(node, { member: opts.member ?? node, roster: opts.roster }),
         roster: { dataDir: join(home, 'data'), rosterFile },
         listen: [...(opts.listen ?? [LISTEN_LOCALHOST])],

@@ -18,6 +18,8 @@ import {
 
 /** A credential TTL under the 7-day cap; tests shift notBefore back so it runs out seconds from now. */
 const TTL_MS = 60_000
+/** How much later than the renewed node's first credential the control node's credential runs out. */
+const CONTROL_LAG_MS = 500
 const HOUR_MS = 3_600_000
 
 interface Tracked {
@@ -47,11 +49,6 @@ function onlyConnection (node: FederationNode, peerId: string): Connection {
 
 function codesFor (tracked: Tracked, peerId: string): string[] {
   return tracked.disconnected.filter(d => d.peerId === peerId).map(d => d.code)
-}
-
-async function sleepUntil (ms: number): Promise<void> {
-  const delay = ms - Date.now()
-  if (delay > 0) await new Promise(resolve => setTimeout(resolve, delay))
 }
 
 describe('live enforcement: a revoked member is cut from every node', () => {
@@ -246,6 +243,8 @@ describe('live enforcement: credential expiry and renewal', () => {
     let first: Credential
     let renewed: Credential
     let connectionId: string
+    /** A node of the same member whose credential runs out just after the first one: the control that expiry works. */
+    let control: Tracked
 
     before(async () => {
       const home = join(fed.dir, 'val-f-own')
@@ -273,12 +272,19 @@ describe('live enforcement: credential expiry and renewal', () => {
       await writeFileAtomic(credentialFile, renewed.encode())
       await eventually(() => node.renewed.length === 1 && hub.renewed.some(r => r.peerId === node.node.peerId),
         'the renewal to reach both sides')
+      const controlCredential = await fed.issue('val-f-control', { member: 'val-f', notBefore: first.notBeforeMs, ttlMs: TTL_MS + CONTROL_LAG_MS })
+      control = track(await fed.startNode('val-f-control', { member: 'val-f', credential: controlCredential }))
+      await control.node.dial(addrOf(hub.node))
+      await eventually(() => hub.node.peers().some(p => p.peerId === control.node.peerId), 'the hub to admit the control node')
 
       const stranger = await generateNodeKey()
       await writeFileAtomic(credentialFile, (await fed.issue('val-f', { peer: stranger.peerId, ttlMs: HOUR_MS })).encode())
       await eventually(() => log.some(line => line.event === 'credential-renewal-refused'), 'the foreign credential to be refused')
     })
-    after(async () => { await node.node.stop() })
+    after(async () => {
+      await node.node.stop()
+      await fed.stop('val-f-control')
+    })
 
     it('applies the renewed credential locally and pushes it to the connected peer', () => {
       assert.deepEqual(node.renewed, [{ peerId: node.node.peerId, memberId: 'val-f', roles: ['validator'], notAfter: renewed.notAfterMs, local: true }])
@@ -297,7 +303,12 @@ describe('live enforcement: credential expiry and renewal', () => {
     })
 
     it('the connection outlives the old credential', async () => {
-      await sleepUntil(first.notAfterMs + 1_000)
+      // The control's credential ran out CONTROL_LAG_MS after the old one: once the hub has cut it,
+      // the hub has long passed the moment it would have cut a connection still on the old credential.
+      await eventually(() => codesFor(hub, control.node.peerId).length > 0, 'the hub to cut the control node', TTL_MS)
+      assert.deepEqual(codesFor(hub, control.node.peerId), ['expired'])
+      assert.ok(Date.now() >= first.notAfterMs, 'the old credential has run out')
+      assert.deepEqual(hub.node.refusals().filter(r => r.peerId === node.node.peerId), [])
       assert.equal(onlyConnection(hub.node, node.node.peerId).id, connectionId)
       assert.deepEqual(codesFor(hub, node.node.peerId), [])
       assert.deepEqual(node.disconnected, [])

@@ -96,12 +96,23 @@ describe('roster propagation between admitted peers', () => {
   it('with rosterSync off, a node keeps its epoch until its own roster file changes', async () => {
     const a = await fed.startNode('val-a')
     const b = await fed.startNode('val-b', { rosterSync: false })
+    // Control: val-c, connected to val-a just as val-b is but with rosterSync on, gets the epoch from val-a.
+    const c = await fed.startNode('val-c')
     await b.dial(addrOf(a))
-    await eventually(() => a.peers().length === 1, 'val-a to admit val-b')
+    await c.dial(addrOf(a))
+    await eventually(() => a.peers().length === 2, 'val-a to admit val-b and val-c')
+    const epoch = fed.roster.epoch + 1
+    const synced = waitFor(c.gate, 'roster', update => update.epoch === epoch)
     const next = await fed.publishEpoch(r => allowProtocol(r, '/chain/three/1.0.0', ['validator']), { nodes: ['val-a'] })
+    await synced
     // val-b runs no roster sync at all: it neither serves nor pulls epochs.
     assert.equal(a.roster.epoch, next.epoch)
     assert.equal(b.roster.epoch, next.epoch - 1)
     assert.equal(b.libp2p.getProtocols().includes(ROSTER_PROTOCOL), false, 'val-b does not even serve roster sync')
+    // Its own roster file moves it on, from the epoch it had: it never took the one val-a announced.
+    const fromFile = waitFor(b.gate, 'roster')
+    const later = await fed.publishEpoch(r => allowProtocol(r, '/chain/four/1.0.0', ['validator']), { nodes: ['val-b'] })
+    const update = await fromFile
+    assert.deepEqual([update.epoch, update.previousEpoch], [later.epoch, next.epoch - 1])
   })
 })

@@ -10,7 +10,8 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/bench-connections.ts', impor
 const run = promisify(execFile)
 
 interface Report {
-  throughput: Array<{ name: string, rounds: Array<{ ops: number, errors: number }>, medianConnPerSec: number, medianCpuMsPerConn: number }>
+  config: { libp2pMetrics: boolean }
+  throughput: Array<{ name: string, label: string, rounds: Array<{ ops: number, errors: number }>, medianConnPerSec: number, medianCpuMsPerConn: number, connPerCpuSecond: number }>
   ratios: Array<{ name: string, value: number, byCpu: number }>
   revocation: {
     reps: number
@@ -32,13 +33,19 @@ describe('scripts/bench-connections.ts --quick', () => {
     const before = await benchDirs()
     const { stdout } = await run(process.execPath, [SCRIPT, '--quick', '--json'], { timeout: 180_000 })
     const report = JSON.parse(stdout) as Report
-    assert.deepEqual(report.throughput.map(v => v.name), ['fedgate', 'bare', 'mtls', 'fedgate-secp256k1', 'bare-nodecrypto'])
+    assert.deepEqual(report.throughput.map(v => v.name), ['fedgate', 'bare', 'bare-stock', 'mtls', 'fedgate-secp256k1'])
     for (const variant of report.throughput) {
       assert.ok(variant.rounds.every(r => r.ops > 0 && r.errors === 0), `${variant.name} completed connections without errors`)
       assert.ok(variant.medianConnPerSec > 0)
       assert.ok(variant.medianCpuMsPerConn > 0)
+      assert.ok(Math.abs(variant.connPerCpuSecond * variant.medianCpuMsPerConn - 1000) < 1e-6)
     }
-    assert.deepEqual(report.ratios.map(r => r.name), ['fedgate / bare libp2p', 'fedgate / Node mTLS (stretch)', 'fedgate-secp256k1 / bare libp2p', 'fedgate / bare libp2p with the same crypto'])
+    assert.equal(report.config.libp2pMetrics, false, 'the same libp2p metrics setting on every side')
+    assert.match(report.throughput.find(v => v.name === 'bare')?.label ?? '', /same crypto as fedgate \(nodeNoiseCrypto\)/)
+    assert.deepEqual(report.ratios.map(r => r.name), [
+      'fedgate / bare libp2p, same Noise crypto', 'fedgate / bare libp2p, stock Noise crypto', 'fedgate / Node mTLS (stretch)', 'fedgate-secp256k1 / bare libp2p, same Noise crypto'
+    ])
+    assert.ok(report.ratios.every(r => r.byCpu > 0 && r.value > 0))
     const rev = report.revocation
     assert.equal(rev.missedCloses, 0, 'every revoked connection closed')
     assert.equal(rev.keptClosed, 0, 'other members kept their connections')
@@ -53,7 +60,7 @@ describe('scripts/bench-connections.ts --quick', () => {
     const lines = stdout.split('\n')
     assert.ok(lines.some(l => /^fedgate\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+0$/.test(l)), 'fedgate row')
     assert.ok(lines.some(l => /^bare\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+0$/.test(l)), 'bare row')
-    assert.ok(lines.some(l => /^fedgate \/ bare libp2p\s+[\d.]+x\s+(PASS|MISS)\s+[\d.]+x\s+(PASS|MISS)\s+>= 0\.90x$/.test(l)), 'ratio row')
+    assert.ok(lines.some(l => /^fedgate \/ bare libp2p, same Noise crypto\s+[\d.]+x\s+(PASS|MISS)\s+[\d.]+x\s+>= 0\.90x$/.test(l)), 'headline ratio row')
     assert.ok(lines.some(l => /^dialer side, every connection\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/.test(l)), 'revocation row')
     assert.match(stdout, /target p99 <= 1000 ms on both sides, nothing missed, others kept: (PASS|MISS)$/m)
   })

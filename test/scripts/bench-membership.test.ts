@@ -24,13 +24,15 @@ describe('scripts/bench-membership.ts --quick', () => {
     const { stdout } = await run(process.execPath, [SCRIPT, '--quick', '--json'], { timeout: 120_000 })
     const report = JSON.parse(stdout) as {
       roster: Array<{ members: number, totalMs: number, peakRssBytes: number }>
-      credentials: { pool: number, coldNative: { opsPerSec: number }, cached: { opsPerSec: number } }
+      credentials: { pool: number, memberKeys: number, coldNoble: { opsPerSec: number }, coldNative: { opsPerSec: number }, cached: { opsPerSec: number } }
     }
     assert.equal(report.roster.length, 1)
     assert.equal(report.roster[0]?.members, 200)
     assert.ok((report.roster[0]?.totalMs ?? 0) > 0)
     assert.ok((report.roster[0]?.peakRssBytes ?? 0) > 0)
     assert.equal(report.credentials.pool, 40)
+    assert.equal(report.credentials.memberKeys, 80, 'cold runs (a warmup and one measured) each use member keys of their own')
+    assert.ok(report.credentials.coldNoble.opsPerSec > 0)
     assert.ok(report.credentials.coldNative.opsPerSec > 0)
     assert.ok(report.credentials.cached.opsPerSec > 0)
   })

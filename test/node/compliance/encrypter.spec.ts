@@ -1,15 +1,13 @@
-// A mocha spec, run by compliance.test.ts with the suite it installs (FEDGATE_COMPLIANCE_SUITE).
+// A mocha spec, run by compliance.registry.ts with the suite it installs (FEDGATE_COMPLIANCE_SUITE).
 // Mocha loads .ts specs with require(), so this module must not use top-level await.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ComponentLogger, ConnectionEncrypter, PrivateKey, Upgrader } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import {
-  addMember, FederationGate, generateNodeKey, generateSigningKey, initRoster, issueCredential, membershipEncrypter,
-  nodeKeyFromPrivateKey, RosterStore, signRoster
-} from '../../../node/index.ts'
+import { createFederationBuilder, writeRosterFile } from '../../../node/builder/index.ts'
+import { FederationGate, generateNodeKey, membershipEncrypter, nodeKeyFromPrivateKey, RosterStore } from '../../../node/index.ts'
 
 interface EncrypterSetup {
   setup (args?: { privateKey: PrivateKey }): Promise<ConnectionEncrypter>
@@ -24,15 +22,11 @@ interface ComplianceSuite {
 const MEMBER = 'val-compliance'
 
 const suiteFile = process.env.FEDGATE_COMPLIANCE_SUITE
-if (suiteFile === undefined) throw new Error('FEDGATE_COMPLIANCE_SUITE is not set; run this spec through test/node/compliance/compliance.test.ts')
+if (suiteFile === undefined) throw new Error('FEDGATE_COMPLIANCE_SUITE is not set; run this spec through test/node/compliance/compliance.registry.ts (npm run test:registry)')
 const { tests, defaultLogger } = createRequire(import.meta.url)(suiteFile) as ComplianceSuite
 
 // One signed roster lists the member; every key the suite hands to setup gets a credential from it.
-const admins = [generateSigningKey('admin'), generateSigningKey('admin'), generateSigningKey('admin')]
-const memberKey = generateSigningKey('member')
-let draft = initRoster({ federation: 'compliance-fed', admins: admins.map(a => a.publicKey), threshold: 2 })
-draft = addMember(draft, { id: MEMBER, roles: ['validator'], key: memberKey.publicKey })
-const roster = admins.slice(0, 2).reduce((r, admin) => signRoster(r, admin), draft)
+const fed = createFederationBuilder({ federation: 'compliance-fed', members: [{ id: MEMBER, roles: ['validator'] }] })
 
 interface OpenStore {
   readonly dir: string
@@ -45,7 +39,7 @@ const gates: FederationGate[] = []
 async function openStore (): Promise<OpenStore> {
   const dir = await mkdtemp(join(tmpdir(), 'fedgate-compliance-'))
   const rosterFile = join(dir, 'roster.json')
-  await writeFile(rosterFile, roster.encode())
+  await writeRosterFile(rosterFile, fed.roster)
   const store = new RosterStore({ dataDir: join(dir, 'data'), rosterFile })
   await store.open()
   return { dir, store }
@@ -56,7 +50,7 @@ tests({
     opened ??= openStore()
     const { store } = await opened
     const nodeKey = args === undefined ? await generateNodeKey() : nodeKeyFromPrivateKey(args.privateKey)
-    const credential = issueCredential({ roster, memberKey, memberId: MEMBER, peer: nodeKey.peerId })
+    const credential = await fed.issue({ member: MEMBER, peer: nodeKey.peerId })
     const gate = new FederationGate({ nodeKey, credential, store, bans: false })
     gates.push(gate)
     // Noise asks the upgrader which muxers to offer; the suite has no upgrader, so offer none.

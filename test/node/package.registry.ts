@@ -1,16 +1,16 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { assertRan, npmFetch, run as runIn } from '../npm.ts'
 
 /*
  * The package as a chain client gets it: `npm pack` (whose prepare script builds dist/), installed
  * from the tarball into an empty project, then the README's library example run there with Node and
  * the `fedgate` bin asked for help. The pack runs on a copy of the sources, so it never races a
- * build in the working tree.
+ * build in the working tree. Installing needs the npm registry the first time (npm run test:registry).
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -19,36 +19,8 @@ const EXAMPLE_HEADING = '## Using fedgate inside your own libp2p node'
 const NOT_COPIED = new Set(['node_modules', 'dist', '.git', 'test', '.bench'])
 const STEP_TIMEOUT_MS = 180_000
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The environment for child processes, without the test runner's or an outer npm's settings. */
-function childEnv (): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'NODE_TEST_CONTEXT' || key.toLowerCase().startsWith('npm_')) continue
-    env[key] = value
-  }
-  return env
-}
-
-async function run (command: string, args: readonly string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: STEP_TIMEOUT_MS })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
-    child.on('error', reject)
-    child.on('close', code => { resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }) })
-  })
-}
-
-function assertRan (result: Run, what: string): void {
-  assert.equal(result.code, 0, `${what} exited ${String(result.code)}:\n${result.stdout}\n${result.stderr}`)
+async function run (command: string, args: readonly string[], cwd: string): ReturnType<typeof runIn> {
+  return await runIn(command, args, cwd, { timeoutMs: STEP_TIMEOUT_MS })
 }
 
 /** The first ```js block of the README's library section: the example the README promises works. */
@@ -92,7 +64,7 @@ describe('the packed npm package', () => {
     app = join(work, 'app')
     await mkdir(app)
     await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'chain-client', private: true, type: 'module' }))
-    assertRan(await run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], app), 'npm install of the tarball')
+    await npmFetch(['install', tarball], app, 'npm install of the tarball', STEP_TIMEOUT_MS)
   }, { timeout: 2 * STEP_TIMEOUT_MS })
   after(async () => { await rm(work, { recursive: true, force: true }) })
 

@@ -1,18 +1,18 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { childEnv, npmFetch, run } from '../../npm.ts'
 
 /*
  * Runs libp2p's connection-encryption compliance suite (@libp2p/interface-compliance-tests, a mocha
  * suite) against fedgate's membership encrypter. The suite drags in its own build tooling (about
  * 1,700 packages, 540 MB), so it is not a devDependency: it is installed on first use, from the
  * pinned package.json and lock file next to this file, into node_modules/.cache, and reinstalled
- * only when those files change.
+ * only when those files change. The first run therefore needs the npm registry (npm run test:registry).
  */
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -32,32 +32,6 @@ const EXPECTED_TESTS = [
   'should return the remote peer id'
 ]
 
-interface Run {
-  readonly code: number | null
-  readonly output: string
-}
-
-async function run (command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    const chunks: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk))
-    child.on('error', reject)
-    child.on('close', code => { resolve({ code, output: Buffer.concat(chunks).toString('utf8') }) })
-  })
-}
-
-/** The environment for child processes, without the test runner's or an outer npm's settings. */
-function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'NODE_TEST_CONTEXT' || key.toLowerCase().startsWith('npm_')) continue
-    env[key] = value
-  }
-  return { ...env, ...extra }
-}
-
 async function installedStamp (): Promise<string> {
   const hash = createHash('sha256')
   for (const file of INSTALLED_FILES) hash.update(await readFile(join(HERE, file)))
@@ -73,8 +47,7 @@ async function ensureSuite (): Promise<void> {
   await mkdir(CACHE, { recursive: true })
   for (const file of INSTALLED_FILES) await copyFile(join(HERE, file), join(CACHE, file))
   // No install scripts: the suite needs none, and some of its tooling would fetch binaries.
-  const install = await run('npm', ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], CACHE, childEnv())
-  assert.equal(install.code, 0, `npm ci of the compliance suite failed:\n${install.output}`)
+  await npmFetch(['ci', '--ignore-scripts'], CACHE, 'npm ci of the compliance suite', INSTALL_TIMEOUT_MS)
   await writeFile(join(CACHE, STAMP), stamp)
 }
 
@@ -95,9 +68,9 @@ describe('libp2p connection-encryption compliance', () => {
         '--reporter', 'json',
         '--reporter-option', `output=${reportFile}`,
         SPEC
-      ], CACHE, childEnv({ FEDGATE_COMPLIANCE_SUITE: join(CACHE, 'suite.mjs') }))
+      ], CACHE, { env: childEnv({ FEDGATE_COMPLIANCE_SUITE: join(CACHE, 'suite.mjs') }) })
       const report = JSON.parse(await readFile(reportFile, 'utf8').catch(() => 'null')) as MochaReport | null
-      assert.ok(report !== null, `mocha wrote no report (exit ${String(mocha.code)}):\n${mocha.output}`)
+      assert.ok(report !== null, `mocha wrote no report (exit ${String(mocha.code)}):\n${mocha.stdout}\n${mocha.stderr}`)
       const failed = report.tests.filter(t => t.err.message !== undefined).map(t => `${t.title}: ${t.err.message ?? ''}`)
       assert.deepEqual(failed, [])
       assert.deepEqual(report.tests.map(t => t.title).sort(), EXPECTED_TESTS)
