@@ -19,7 +19,8 @@ const TARGET = ['chrome116', 'firefox124', 'safari17.4']
  */
 export const NODE_ONLY_INPUTS: readonly RegExp[] = [
   /node_modules\/(pino|prom-client|write-file-atomic|@libp2p\/tcp|@libp2p\/prometheus-metrics|commander)\//,
-  /(^|\/)node\/(files|daemon|cli|sync)\//,
+  /(^|\/)node\/(files|daemon|cli)\//,
+  /(^|\/)node\/sync\/(roster-sync|epoch-cache)\.ts$/,
   /(^|\/)node\/(log|metrics|federation-node|with-federation)\.ts$/,
   /(^|\/)node\/(net\/noise-crypto|gate\/node-gate)\.ts$/
 ]

@@ -43,7 +43,7 @@ describe('the browser bundle (fedgate/browser)', () => {
   })
 
   it('the check that guards the build names the Node-only modules (control)', () => {
-    for (const input of ['node_modules/prom-client/index.js', 'node_modules/pino/pino.js', 'node/files/roster-store.ts', 'node/net/noise-crypto.ts', 'node/metrics.ts', 'node/log.ts', 'node/gate/node-gate.ts']) {
+    for (const input of ['node_modules/prom-client/index.js', 'node_modules/pino/pino.js', 'node/files/roster-store.ts', 'node/net/noise-crypto.ts', 'node/metrics.ts', 'node/log.ts', 'node/gate/node-gate.ts', 'node/sync/roster-sync.ts']) {
       assert.ok(NODE_ONLY_INPUTS.some(p => p.test(input)), `${input} counts as Node-only`)
     }
     assert.ok(!NODE_ONLY_INPUTS.some(p => p.test('node/gate/gate.ts')))
