@@ -15,6 +15,11 @@ export class FedgateMetrics {
   readonly disconnects: Counter<'reason'>
   readonly credentialRenewals: Counter<'direction' | 'result'>
   readonly revocationLatency: Histogram
+  readonly tunnelsOpen: Gauge<'service' | 'side'>
+  readonly tunnels: Counter<'service' | 'side'>
+  readonly tunnelRefusals: Counter<'service' | 'side' | 'reason'>
+  readonly tunnelCloses: Counter<'service' | 'side' | 'reason'>
+  readonly tunnelBytes: Counter<'service' | 'side' | 'direction'>
   private notAfterMs: (() => number) | undefined
 
   constructor (registry: Registry = new Registry()) {
@@ -70,6 +75,36 @@ export class FedgateMetrics {
       name: 'fedgate_revocation_disconnect_seconds',
       help: 'Time from a roster epoch being accepted to each connection it revokes being closed',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry]
+    })
+    this.tunnelsOpen = new Gauge({
+      name: 'fedgate_tunnels_open',
+      help: 'Sidecar tunnels open now, by service and side (expose or forward)',
+      labelNames: ['service', 'side'],
+      registers: [registry]
+    })
+    this.tunnels = new Counter({
+      name: 'fedgate_tunnels_total',
+      help: 'Sidecar tunnels opened, by service and side',
+      labelNames: ['service', 'side'],
+      registers: [registry]
+    })
+    this.tunnelRefusals = new Counter({
+      name: 'fedgate_tunnel_refusals_total',
+      help: 'Sidecar tunnels that could not open, by service, side and reason code',
+      labelNames: ['service', 'side', 'reason'],
+      registers: [registry]
+    })
+    this.tunnelCloses = new Counter({
+      name: 'fedgate_tunnel_closes_total',
+      help: 'Sidecar tunnels closed, by service, side and reason code (ok: both ends closed cleanly)',
+      labelNames: ['service', 'side', 'reason'],
+      registers: [registry]
+    })
+    this.tunnelBytes = new Counter({
+      name: 'fedgate_tunnel_bytes_total',
+      help: 'Bytes carried by sidecar tunnels, by service, side and direction (sent to or received from the peer)',
+      labelNames: ['service', 'side', 'direction'],
       registers: [registry]
     })
   }

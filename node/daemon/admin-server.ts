@@ -5,6 +5,7 @@ import type { FederationNode } from '../federation-node.ts'
 import type { Refusal } from '../types.ts'
 import { formatHostPort, type AdminAddress } from './config.ts'
 import { AdminListenError } from './errors.ts'
+import type { SidecarStatus } from './sidecar/index.ts'
 
 /** How many of the node's most recent refusals `/status` lists. */
 export const STATUS_REFUSALS = 50
@@ -23,6 +24,17 @@ export interface StatusDocument {
   startedAt: string
   peers: Array<{ peerId: string, memberId: string, roles: string[], direction: 'inbound' | 'outbound', since: string, remoteAddr: string }>
   refusals: Array<Omit<Refusal, 'at'> & { at: string }>
+  /** Sidecar: the services this node exposes, its forward listeners (bound addresses), and the open tunnels. */
+  expose: SidecarStatus['expose']
+  forward: SidecarStatus['forward']
+  tunnels: SidecarStatus['tunnels']
+}
+
+export interface AdminServerInit {
+  /** @default now */
+  startedAt?: number
+  /** The sidecar whose services and tunnels `/status` lists. */
+  sidecar?: { status (): SidecarStatus } | null
 }
 
 /** What `GET /healthz` returns: 200 with `ok: true`, or 503 with the reason code and the fix. */
@@ -47,17 +59,19 @@ export class AdminServer {
   private readonly server: Server
   private readonly node: FederationNode
   private readonly startedAt: number
+  private readonly sidecar: { status (): SidecarStatus } | null
   private stopping = false
 
-  private constructor (server: Server, node: FederationNode, address: AdminAddress, startedAt: number) {
+  private constructor (server: Server, node: FederationNode, address: AdminAddress, init: AdminServerInit) {
     this.server = server
     this.node = node
     this.address = address
-    this.startedAt = startedAt
+    this.startedAt = init.startedAt ?? Date.now()
+    this.sidecar = init.sidecar ?? null
   }
 
   /** Binds the endpoint; port 0 picks a free port (see `address`). Rejects with AdminListenError. */
-  static async listen (node: FederationNode, at: AdminAddress, startedAt: number = Date.now()): Promise<AdminServer> {
+  static async listen (node: FederationNode, at: AdminAddress, init: AdminServerInit = {}): Promise<AdminServer> {
     const server = createServer()
     server.requestTimeout = REQUEST_TIMEOUT_MS
     await new Promise<void>((resolve, reject) => {
@@ -65,7 +79,7 @@ export class AdminServer {
       server.listen(at.port, at.host, () => { resolve() })
     })
     const bound = server.address() as AddressInfo
-    const admin = new AdminServer(server, node, { host: at.host, port: bound.port }, startedAt)
+    const admin = new AdminServer(server, node, { host: at.host, port: bound.port }, init)
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       // One request per connection: the callers (CLI, scrapers, probes) come seldom, and a CLI
       // process would otherwise wait for an idle keep-alive socket to time out before exiting.
@@ -105,7 +119,8 @@ export class AdminServer {
       listen: node.getMultiaddrs().map(String),
       startedAt: iso(this.startedAt),
       peers: node.peers().map(p => ({ peerId: p.peerId, memberId: p.memberId, roles: [...p.roles], direction: p.direction, since: iso(p.since), remoteAddr: p.remoteAddr })),
-      refusals: node.refusals().slice(-STATUS_REFUSALS).map(r => ({ ...r, at: iso(r.at) }))
+      refusals: node.refusals().slice(-STATUS_REFUSALS).map(r => ({ ...r, at: iso(r.at) })),
+      ...(this.sidecar?.status() ?? { expose: [], forward: [], tunnels: [] })
     }
   }
 

@@ -10,6 +10,7 @@ import { AdminServer } from './admin-server.ts'
 import { formatHostPort, type DaemonConfig } from './config.ts'
 import { AdminListenError, DaemonStartError, describeErrno } from './errors.ts'
 import { ReservedPeers } from './reserved-peers.ts'
+import { Sidecar } from './sidecar/index.ts'
 import { startupSummary } from './summary.ts'
 
 /** After SIGTERM/SIGINT, a stop that has not finished by then is cut short (exit code 1). */
@@ -34,14 +35,16 @@ export class Daemon {
   readonly config: DaemonConfig
   readonly node: FederationNode
   readonly admin: AdminServer | null
+  readonly sidecar: Sidecar
   private readonly reserved: ReservedPeers
   private stopping: Promise<void> | undefined
 
-  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null, reserved: ReservedPeers) {
+  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null, reserved: ReservedPeers, sidecar: Sidecar) {
     this.config = config
     this.node = node
     this.admin = admin
     this.reserved = reserved
+    this.sidecar = sidecar
   }
 
   /** Re-reads the roster and credential files (SIGHUP); file watching does the same on its own. */
@@ -50,7 +53,7 @@ export class Daemon {
     await this.node.reload()
   }
 
-  /** Stops redialling, tells every peer why (bye protocol), stops the node and its roster watch, then the admin endpoint. */
+  /** Stops redialling and the sidecar's tunnels, tells every peer why (bye protocol), stops the node and its roster watch, then the admin endpoint. */
   async stop (): Promise<void> {
     this.stopping ??= this.stopNow()
     await this.stopping
@@ -59,6 +62,7 @@ export class Daemon {
   private async stopNow (): Promise<void> {
     this.admin?.markStopping()
     this.reserved.stop()
+    await this.sidecar.stop()
     await this.node.stop()
     await this.node.store.close()
     await this.admin?.close()
@@ -99,13 +103,16 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   }
   store.watch()
   let admin: AdminServer | null = null
+  let sidecar: Sidecar | null = null
   try {
-    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin)
+    sidecar = await Sidecar.start({ node, expose: config.expose, forward: config.forward })
+    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin, { sidecar })
     const listen = node.getMultiaddrs().map(String)
     await writeFileAtomic(join(config.dataDir, LISTEN_ADDRS_FILE), listen.map(a => a + '\n').join(''))
     if (admin !== null) await writeFileAtomic(join(config.dataDir, ADMIN_ADDR_FILE), formatHostPort(admin.address) + '\n')
     const reserved = new ReservedPeers(node, config.dial)
     reserved.start()
+    const { expose, forward } = sidecar.status()
     stderr.write(startupSummary({
       peerId: node.peerId,
       federation: node.roster.federation,
@@ -122,11 +129,15 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       auditLog: config.auditLog,
       dataDir: config.dataDir,
       rosterFileRefused: fileRefusal === null ? null : { file: config.roster, code: fileRefusal.code },
+      expose,
+      forward,
+      exposeNotAllowed: expose.map(e => e.protocol).filter(p => !node.roster.policy.protocols.has(p)),
       now: Date.now()
     }))
-    return new Daemon(config, node, admin, reserved)
+    return new Daemon(config, node, admin, reserved, sidecar)
   } catch (err) {
     await admin?.close()
+    await sidecar?.stop()
     await node.stop()
     await store.close()
     if (err instanceof AdminListenError) throw new DaemonStartError(err.message, 'choose another admin address ("admin" in the config, or --admin HOST:PORT), or stop the process that holds it')
