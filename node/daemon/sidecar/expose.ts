@@ -7,7 +7,7 @@ import type { ExposeConfig } from './config.ts'
 import { HttpExpose } from './http-proxy.ts'
 import { encodeTunnelVerdict, tunnelProtocol } from './protocol.ts'
 import { endpointOf, proxyV2Header, type Endpoint } from './proxy-protocol.ts'
-import { splice } from './splice.ts'
+import { bridge } from './bridge.ts'
 import type { Tunnel, Tunnels } from './tunnels.ts'
 
 /** A target that has not accepted the TCP connection by then is `target-unreachable`. */
@@ -90,13 +90,12 @@ export class ExposedService {
     stream.send(encodeTunnelVerdict('ok'))
     const tunnel = tunnels.add({ service: config.name, side: 'expose', stream, connection, peer, local })
     if (socket !== undefined) {
-      const end = await splice(tunnel.duplex, socket)
-      tunnels.close(tunnel, end.error)
+      tunnels.close(tunnel, await bridge(socket, stream, tunnel))
       return
     }
-    this.callers.set(tunnel.duplex, tunnel)
-    const error = await this.http?.serve(tunnel.duplex)
-    tunnels.close(tunnel, error)
+    const duplex = tunnel.duplex()
+    this.callers.set(duplex, tunnel)
+    tunnels.close(tunnel, await this.http?.serve(duplex))
   }
 
   /** Tells the forwarding node why, then closes the stream (it is reset if the peer does not take it). */

@@ -8,7 +8,7 @@ import { describeForwardPeer, type ForwardConfig } from './config.ts'
 import { MAX_TUNNELS_PER_CONNECTION, TARGET_CONNECT_TIMEOUT_MS } from './expose.ts'
 import { readTunnelVerdict, tunnelProtocol } from './protocol.ts'
 import type { Route, Routes } from './route.ts'
-import { splice } from './splice.ts'
+import { bridge } from './bridge.ts'
 import type { Tunnels } from './tunnels.ts'
 
 /** Finding or dialling the member, opening the stream and hearing the verdict must fit in this. */
@@ -113,8 +113,7 @@ export class ForwardListener {
       return
     }
     const tunnel = tunnels.add({ service: config.name, side: 'forward', stream, connection: route.connection, peer: route.peer, local })
-    const end = await splice(socket, tunnel.duplex)
-    tunnels.close(tunnel, end.error)
+    tunnels.close(tunnel, await bridge(socket, stream, tunnel))
   }
 
   /**

@@ -1,13 +1,7 @@
 import { Duplex } from 'node:stream'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { allowFullWindow } from './bridge.ts'
 
-/**
- * yamux's largest stream receive window. A paused stream stops granting its peer send credit, so it
- * receives at most one window more; libp2p's default read buffer limit (4 MiB) would reset a tunnel
- * whose TCP reader is slow, so the limit is raised to the window plus one frame.
- */
-const MAX_STREAM_WINDOW_BYTES = 16 * 1024 * 1024
-const MAX_FRAME_BYTES = 256 * 1024
 /** What Node buffers on each side of the adapter before it pushes back. */
 const HIGH_WATER_MARK_BYTES = 64 * 1024
 
@@ -19,7 +13,8 @@ export interface StreamDuplexInit {
 }
 
 /**
- * A libp2p stream as a Node Duplex, with backpressure both ways and half-close kept:
+ * A libp2p stream as a Node Duplex (for node:http in HTTP mode; plain TCP tunnels use `bridge`),
+ * with backpressure both ways and half-close kept:
  * - writes go to `stream.send()`; when it reports a full buffer, the write completes only on 'drain';
  * - arriving data is pushed to the reader; when the reader falls behind, the stream is paused (yamux
  *   then stops granting send credit) and resumed when the reader asks for more;
@@ -37,7 +32,7 @@ export class StreamDuplex extends Duplex {
     this.stream = stream
     this.onSent = init.onSent ?? (() => {})
     this.onReceived = init.onReceived ?? (() => {})
-    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_STREAM_WINDOW_BYTES + MAX_FRAME_BYTES)
+    allowFullWindow(stream)
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('end', this.onEnd)
     stream.addEventListener('close', this.onClose)

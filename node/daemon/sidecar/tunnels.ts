@@ -45,12 +45,11 @@ export interface TunnelsInit {
   readonly clock?: () => number
 }
 
-/** A TCP connection carried over one libp2p stream; `duplex` is the stream's side of it. */
+/** A TCP connection carried over one libp2p stream. */
 export class Tunnel {
   readonly id: number
   readonly init: TunnelInit
   readonly since: number
-  readonly duplex: StreamDuplex
   bytesSent = 0
   bytesReceived = 0
   /** Set when this node closes the tunnel on purpose (shutdown, a withdrawn protocol). */
@@ -58,14 +57,32 @@ export class Tunnel {
   /** Set when the stream was reset or aborted, with the reason as it happened. */
   resetWith: ReasonCode | undefined
 
-  constructor (id: number, init: TunnelInit, since: number, counters: { sent: (n: number) => void, received: (n: number) => void }) {
+  private readonly metrics: { sent: (n: number) => void, received: (n: number) => void }
+  private asDuplex: StreamDuplex | undefined
+
+  constructor (id: number, init: TunnelInit, since: number, metrics: { sent: (n: number) => void, received: (n: number) => void }) {
     this.id = id
     this.init = init
     this.since = since
-    this.duplex = new StreamDuplex(init.stream, {
-      onSent: n => { this.bytesSent += n; counters.sent(n) },
-      onReceived: n => { this.bytesReceived += n; counters.received(n) }
-    })
+    this.metrics = metrics
+  }
+
+  /** Counts bytes handed to the stream. */
+  sent (bytes: number): void {
+    this.bytesSent += bytes
+    this.metrics.sent(bytes)
+  }
+
+  /** Counts bytes the stream delivered. */
+  received (bytes: number): void {
+    this.bytesReceived += bytes
+    this.metrics.received(bytes)
+  }
+
+  /** The stream as a Node Duplex (HTTP mode), counting as it goes. */
+  duplex (): StreamDuplex {
+    this.asDuplex ??= new StreamDuplex(this.init.stream, { onSent: n => { this.sent(n) }, onReceived: n => { this.received(n) } })
+    return this.asDuplex
   }
 
   get protocol (): string {
@@ -75,7 +92,7 @@ export class Tunnel {
   /** Closes the tunnel now with `code`: the stream is aborted, and the TCP end reset. */
   abort (code: ReasonCode): void {
     this.abortedWith ??= code
-    this.duplex.destroy(new Error(`fedgate: ${code}`))
+    this.init.stream.abort(new Error(`fedgate: ${code}`))
   }
 }
 
