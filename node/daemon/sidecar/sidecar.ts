@@ -35,7 +35,6 @@ export class Sidecar {
   private readonly node: FederationNode
   private readonly services: ExposedService[]
   private readonly forwards: ForwardListener[]
-  private readonly onPolicyChange = (): void => { this.enforceLocalRoles() }
 
   private constructor (init: SidecarInit) {
     this.node = init.node
@@ -55,15 +54,11 @@ export class Sidecar {
       await sidecar.stop()
       throw err
     }
-    init.node.gate.addEventListener('roster', sidecar.onPolicyChange)
-    init.node.gate.addEventListener('credential-renewed', sidecar.onPolicyChange)
     return sidecar
   }
 
   /** Stops accepting, closes every open tunnel (`shutdown`) and waits briefly for their close lines. */
   async stop (): Promise<void> {
-    this.node.gate.removeEventListener('roster', this.onPolicyChange)
-    this.node.gate.removeEventListener('credential-renewed', this.onPolicyChange)
     await Promise.all(this.forwards.map(async f => { await f.close() }))
     await Promise.all(this.services.map(async s => { await s.stop() }))
     for (const tunnel of [...this.tunnels.all()]) tunnel.abort('shutdown')
@@ -79,17 +74,12 @@ export class Sidecar {
   }
 
   /**
-   * The peer's guard resets the streams of a protocol its roster withdraws; this node closes its
-   * own forwards' tunnels too, as soon as its roster or credential no longer allows its roles.
+   * Why a tunnel's stream was reset: the connection's close reason (a bye names it), else a
+   * protocol the roster withdrew, else the other end. The exposing node decides live: its stream
+   * guard resets the streams of a protocol its roster withdraws, and its peers close the
+   * connections of a revoked or expired member; a forward learns of it from the reset, and names the
+   * reason when its own roster already shows it.
    */
-  private enforceLocalRoles (): void {
-    const policy = this.node.roster.policy
-    for (const tunnel of [...this.tunnels.all()]) {
-      if (tunnel.init.side === 'forward' && !protocolAllows(policy, tunnel.protocol, this.node.localRoles)) tunnel.abort('protocol-not-allowed')
-    }
-  }
-
-  /** Why a tunnel's stream was reset: the connection's close reason, a withdrawn protocol, or the other end. */
   private resetReason (tunnel: Tunnel): ReasonCode {
     const { connection, side } = tunnel.init
     const internals = internalsOf(this.node.gate)

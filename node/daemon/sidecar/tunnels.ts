@@ -153,15 +153,15 @@ export class Tunnels {
 
   /** Logs `tunnel-refused` for a tunnel that could not open. */
   refused (refusal: { service: string, side: TunnelSide, reason: ReasonCode, local: string, memberId?: string, peerId?: string, detail?: string }): void {
-    const { reason, ...fields } = refusal
-    this.init.metrics.tunnelRefusals.inc({ service: refusal.service, side: refusal.side, reason })
-    logEvent(this.init.log, 'warn', 'tunnel-refused', { reason, ...fields }, `tunnel refused: ${refusal.service}: ${reason}`)
+    const { reason, service, ...fields } = refusal
+    this.init.metrics.tunnelRefusals.inc({ service, side: refusal.side, reason })
+    logEvent(this.init.log, 'warn', 'tunnel-refused', { reason, serviceName: service, ...fields }, `tunnel refused: ${service}: ${reason}`)
   }
 
   /** Logs `tunnel-request-failed`: in HTTP mode, one request that could not reach the target. */
   requestFailed (failure: { service: string, reason: ReasonCode, detail: string, local: string, tunnel?: number, memberId?: string }): void {
-    const { reason, ...fields } = failure
-    logEvent(this.init.log, 'warn', 'tunnel-request-failed', { reason, side: 'expose', ...fields }, `request through tunnel failed: ${failure.service}: ${reason}`)
+    const { reason, service, ...fields } = failure
+    logEvent(this.init.log, 'warn', 'tunnel-request-failed', { reason, serviceName: service, side: 'expose', ...fields }, `request through tunnel failed: ${service}: ${reason}`)
   }
 
   /** Resolves once no tunnel is open, or after `timeoutMs`. */
@@ -203,6 +203,7 @@ export class Tunnels {
 
   private fields (tunnel: Tunnel): Record<string, unknown> {
     const { service, side, peer, local } = tunnel.init
-    return { tunnel: tunnel.id, service, side, memberId: peer.memberId, peerId: peer.peerId, roles: peer.roles, local }
+    // `serviceName`: the log's own `service` field names the program (fedgate).
+    return { tunnel: tunnel.id, serviceName: service, side, memberId: peer.memberId, peerId: peer.peerId, roles: peer.roles, local }
   }
 }

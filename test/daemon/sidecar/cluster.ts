@@ -13,7 +13,7 @@ export interface AuditEvent {
   readonly event: string
   readonly reason?: string
   readonly memberId?: string
-  readonly service?: string
+  readonly serviceName?: string
   readonly side?: string
   readonly tunnel?: number
   readonly bytesSent?: number
