@@ -14,6 +14,17 @@ export function allowFullWindow (stream: Stream): void {
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_STREAM_WINDOW_BYTES + MAX_FRAME_BYTES)
 }
 
+/**
+ * Pauses a stream once the current dispatch is over, if its reader is still full then. A pause from
+ * inside a 'message' handler that `resume()` dispatched would be undone: `resume()` tells yamux to
+ * send window updates again right after dispatching, and the peer would be granted credit while
+ * nothing reads. And the reader may have drained meanwhile (a socket whose write completed at once
+ * emits 'drain' on the next tick), when pausing would wait for a drain that already came.
+ */
+export function pauseSoon (stream: Stream, stillFull: () => boolean): void {
+  queueMicrotask(() => { if (stillFull() && stream.readStatus === 'readable') stream.pause() })
+}
+
 export interface BridgeCounters {
   /** Bytes handed to the stream. */
   sent (bytes: number): void
@@ -51,8 +62,9 @@ export async function bridge (socket: Socket, stream: Stream, counters: BridgeCo
       return
     }
     if (more) return
+    // Not stream.onDrain(): in @libp2p/utils 7.4 it stays resolved after the first drain.
     socket.pause()
-    stream.onDrain().then(() => { socket.resume() }, () => {})
+    stream.addEventListener('drain', () => { socket.resume() }, { once: true })
   }
   const onSocketEnd = (): void => {
     stream.close().catch((err: Error) => { fail(err) })
@@ -71,7 +83,7 @@ export async function bridge (socket: Socket, stream: Stream, counters: BridgeCo
       for (const chunk of data) more = socket.write(chunk)
       socket.uncork()
     }
-    if (!more && stream.readStatus === 'readable') stream.pause()
+    if (!more) pauseSoon(stream, () => socket.writableNeedDrain)
   }
   const onStreamEnd = (): void => {
     // A reset also ends the readable side; 'close' then resets the socket instead.

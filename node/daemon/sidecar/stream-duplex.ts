@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import { allowFullWindow } from './bridge.ts'
+import { allowFullWindow, pauseSoon } from './bridge.ts'
 
 /** What Node buffers on each side of the adapter before it pushes back. */
 const HIGH_WATER_MARK_BYTES = 64 * 1024
@@ -26,6 +26,8 @@ export class StreamDuplex extends Duplex {
   readonly stream: Stream
   private readonly onSent: (bytes: number) => void
   private readonly onReceived: (bytes: number) => void
+  /** True from a push the reader refused until it asks for more. */
+  private readerFull = false
 
   constructor (stream: Stream, init: StreamDuplexInit = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: HIGH_WATER_MARK_BYTES, writableHighWaterMark: HIGH_WATER_MARK_BYTES })
@@ -40,6 +42,7 @@ export class StreamDuplex extends Duplex {
   }
 
   override _read (): void {
+    this.readerFull = false
     if (this.stream.readStatus === 'paused') this.stream.resume()
   }
 
@@ -52,8 +55,21 @@ export class StreamDuplex extends Duplex {
       return
     }
     this.onSent(chunk.byteLength)
-    if (more) callback()
-    else this.stream.onDrain().then(() => { callback() }, (err: Error) => { callback(err) })
+    if (more) {
+      callback()
+      return
+    }
+    // Not stream.onDrain(): in @libp2p/utils 7.4 it stays resolved after the first drain.
+    const onDrain = (): void => {
+      this.stream.removeEventListener('close', onClose)
+      callback()
+    }
+    const onClose = (evt: StreamCloseEvent): void => {
+      this.stream.removeEventListener('drain', onDrain)
+      callback(evt.error ?? new Error('the stream closed before it drained'))
+    }
+    this.stream.addEventListener('drain', onDrain, { once: true })
+    this.stream.addEventListener('close', onClose, { once: true })
   }
 
   override _final (callback: (err?: Error | null) => void): void {
@@ -78,7 +94,10 @@ export class StreamDuplex extends Duplex {
       this.onReceived(data.byteLength)
       for (const chunk of data) more = this.push(chunk)
     }
-    if (!more && this.stream.readStatus === 'readable') this.stream.pause()
+    if (!more) {
+      this.readerFull = true
+      pauseSoon(this.stream, () => this.readerFull)
+    }
   }
 
   private readonly onEnd = (): void => {

@@ -70,7 +70,8 @@ export async function startBarePair (): Promise<BarePair> {
       const stream = await node.dialProtocol(target, BARE_SINK)
       const answer = readBytes(stream, 8)
       for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
-        if (!stream.send(bytes - sent >= CHUNK_BYTES ? payload : payload.subarray(0, bytes - sent))) await stream.onDrain()
+        // Not stream.onDrain(): in @libp2p/utils 7.4 it stays resolved after the first drain.
+        if (!stream.send(bytes - sent >= CHUNK_BYTES ? payload : payload.subarray(0, bytes - sent))) await new Promise(resolve => { stream.addEventListener('drain', resolve, { once: true }) })
       }
       await stream.close()
       const count = (await answer).readBigUInt64BE()
