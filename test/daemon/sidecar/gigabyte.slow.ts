@@ -14,7 +14,7 @@ import { allowProtocol } from '../../../membership/index.ts'
 import { Federation, HOUR_MS } from '../federation.ts'
 import { SidecarNode, tcpConnect, tcpServer } from './cluster.ts'
 
-const GIB = 256 * 1024 * 1024
+const GIB = 1024 * 1024 * 1024
 const CHUNK = 64 * 1024
 /** Each reader pauses this long after every READ_BURST bytes, and stalls once for STALL_MS. */
 const READ_BURST = 4 * 1024 * 1024
