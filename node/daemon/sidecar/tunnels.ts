@@ -181,10 +181,6 @@ export class Tunnels {
     return this.open.values()
   }
 
-  get size (): number {
-    return this.open.size
-  }
-
   list (): TunnelStatus[] {
     return [...this.open.values()].map(t => ({
       id: t.id,

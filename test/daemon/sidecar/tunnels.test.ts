@@ -3,13 +3,13 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { request, Agent, createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import { request, Agent, createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { allowProtocol, type Roster } from '../../../membership/index.ts'
-import { Federation, HOUR_MS } from '../federation.ts'
+import { Federation, fedgate, HOUR_MS } from '../federation.ts'
 import { readBytes, readToEnd, requireProgram, SidecarNode, startRedis, tcpConnect, tcpServer } from './cluster.ts'
 
 const run = promisify(execFile)
@@ -128,6 +128,9 @@ describe('sidecar tunnels between two fedgate daemons', { timeout: 120_000 }, ()
     assert.ok(open.every(t => t.memberId === 'val-a' && t.bytesSent === 64 * 1024 && t.bytesReceived === 64 * 1024))
     assert.match(await b.metrics(), /^fedgate_tunnels_open\{service="echo",side="forward"\} 100$/m)
     assert.match(await a.metrics(), /^fedgate_tunnels_open\{service="echo",side="expose"\} 100$/m)
+    const human = await fedgate('node', 'status', '--admin', b.admin)
+    assert.match(human.stdout, /^tunnels +100$/m)
+    assert.equal(human.stdout.split('\n').filter(l => /^\d+ +echo +forward +val-a +127\.0\.0\.1:\d+ /.test(l)).length, 100)
     await Promise.all(sockets.map(async socket => {
       const ended = readToEnd(socket)
       socket.end()
@@ -156,6 +159,23 @@ describe('sidecar tunnels between two fedgate daemons', { timeout: 120_000 }, ()
       assert.equal(answer.body, `{"id":${i}}`)
     }
     assert.equal(new Set(answers.map(x => x.remotePort)).size, 1, 'the requests shared one upstream connection, as they shared one tunnel')
+  })
+
+  it('HTTP mode passes a WebSocket-style upgrade through with the caller\'s headers, then the bytes both ways', async () => {
+    const port = await b.forwardPort('rpc')
+    const { answer, socket } = await new Promise<{ answer: IncomingMessage, socket: Socket }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/ws', headers: { connection: 'Upgrade', upgrade: 'echo', 'fedgate-member': 'root' } })
+      req.on('upgrade', (res: IncomingMessage, upgraded: Socket) => { resolve({ answer: res, socket: upgraded }) })
+      req.on('response', res => { reject(new Error(`no upgrade: HTTP ${String(res.statusCode)}`)) })
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(answer.statusCode, 101)
+    assert.equal(answer.headers['x-fedgate-member'], 'val-b', 'the target saw the caller, not the spoofed member')
+    const echoed = readBytes(socket, 6)
+    socket.write('frames')
+    assert.equal((await echoed).toString(), 'frames')
+    socket.destroy()
   })
 
   it('PROXY v2: the target first reads the address of the peer node that opened the tunnel', async () => {
@@ -206,6 +226,11 @@ async function headerEchoServer (): Promise<{ server: Server, port: number }> {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(body)
     })
+  })
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    const members = req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'fedgate-member').length
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\nX-Fedgate-Member: ${members === 1 ? String(req.headers['fedgate-member']) : `${members} headers`}\r\n\r\n`)
+    socket.pipe(socket)
   })
   await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
   return { server, port: (server.address() as AddressInfo).port }
