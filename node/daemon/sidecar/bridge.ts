@@ -8,6 +8,13 @@ import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/inter
  */
 export const MAX_STREAM_WINDOW_BYTES = 16 * 1024 * 1024
 const MAX_FRAME_BYTES = 256 * 1024
+/**
+ * How much may queue in the stream (client to peer) or in the socket (peer to client) before the
+ * other side is paused. Pausing at every full buffer (a 64 KiB read already fills the socket's
+ * 16 KiB mark) would stop and restart reading for every chunk; this keeps a tunnel streaming and
+ * its memory bounded.
+ */
+const HIGH_WATER_BYTES = 1024 * 1024
 
 /** Lets a paused stream hold what its peer may still send: one full yamux window. */
 export function allowFullWindow (stream: Stream): void {
@@ -61,7 +68,7 @@ export async function bridge (socket: Socket, stream: Stream, counters: BridgeCo
       fail(err instanceof Error ? err : new Error(String(err)))
       return
     }
-    if (more) return
+    if (more || stream.writeBufferLength < HIGH_WATER_BYTES) return
     // Not stream.onDrain(): in @libp2p/utils 7.4 it stays resolved after the first drain.
     socket.pause()
     stream.addEventListener('drain', () => { socket.resume() }, { once: true })
@@ -83,7 +90,7 @@ export async function bridge (socket: Socket, stream: Stream, counters: BridgeCo
       for (const chunk of data) more = socket.write(chunk)
       socket.uncork()
     }
-    if (!more) pauseSoon(stream, () => socket.writableNeedDrain)
+    if (!more && socket.writableLength >= HIGH_WATER_BYTES) pauseSoon(stream, () => socket.writableNeedDrain)
   }
   const onStreamEnd = (): void => {
     // A reset also ends the readable side; 'close' then resets the socket instead.
