@@ -10,7 +10,7 @@ import { formatReport, type Report, type VariantResult } from './report.ts'
 import { startBenchServers, tcpEchoRoundTrips, tcpThroughput } from './tcp.ts'
 
 const FULL = { megabytes: 256, rounds: 3, echoRounds: 5000, echoWarmup: 500, redisRequests: 50_000, redisClients: 50 }
-const QUICK = { megabytes: 16, rounds: 1, echoRounds: 200, echoWarmup: 20, redisRequests: 2_000, redisClients: 10 }
+const QUICK = { megabytes: 8, rounds: 1, echoRounds: 100, echoWarmup: 20, redisRequests: 1_000, redisClients: 10 }
 
 /**
  * The sidecar benchmark: one tunnel between two `fedgate node start` processes against direct
