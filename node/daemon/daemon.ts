@@ -13,6 +13,13 @@ import { ReservedPeers } from './reserved-peers.ts'
 import { Sidecar } from './sidecar/index.ts'
 import { startupSummary } from './summary.ts'
 
+/**
+ * libp2p pings every connection and cuts one whose ping takes longer than its adaptive timeout
+ * (5 s at first). Sidecar tunnels carry bulk data on the same connection, so a ping may queue
+ * behind a full stream window: it gets this long before the connection counts as dead.
+ */
+export const PING_TIMEOUT_MIN_MS = 30_000
+export const PING_TIMEOUT_MAX_MS = 120_000
 /** After SIGTERM/SIGINT, a stop that has not finished by then is cut short (exit code 1). */
 export const FORCE_EXIT_MS = 5_000
 /** The admin endpoint's bound address, written at start (useful with port 0), removed at stop. */
@@ -95,7 +102,8 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       roster: store,
       listen: [...config.listen],
       log,
-      rosterSync: config.rosterSync
+      rosterSync: config.rosterSync,
+      libp2p: { connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: PING_TIMEOUT_MAX_MS } } }
     })
   } catch (err) {
     await store.close()
