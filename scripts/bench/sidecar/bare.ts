@@ -7,6 +7,7 @@ import type { Libp2p, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { PING_TIMEOUT_MAX_MS, PING_TIMEOUT_MIN_MS } from '../../../node/daemon/index.ts'
 import { nodeNoiseCrypto } from '../../../node/index.ts'
 import { CHUNK_BYTES, ECHO_BYTES } from './tcp.ts'
 
@@ -20,7 +21,9 @@ export async function bareNode (listen: boolean): Promise<Libp2p> {
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: nodeNoiseCrypto })],
-    streamMuxers: [yamux()]
+    streamMuxers: [yamux()],
+    // The ping timeout the daemon runs with, so a ping queued behind bulk data does not cut the baseline either.
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: PING_TIMEOUT_MAX_MS } }
   })
 }
 
