@@ -143,6 +143,31 @@ export const REASONS = {
     stage: 'live',
     meaning: 'the node is stopping',
     fix: 'none needed; the node reconnects when it is back'
+  },
+  'target-unreachable': {
+    stage: 'tunnel',
+    meaning: 'the exposed service did not accept the TCP connection at its target address (refused, unreachable or timed out)',
+    fix: 'start the service at the target address, or correct "target" in the exposing node\'s expose entry'
+  },
+  'service-not-exposed': {
+    stage: 'tunnel',
+    meaning: 'the peer node does not expose a service of this name',
+    fix: 'add an expose entry with this name to the peer node\'s config, or correct "name" in the forward entry'
+  },
+  'no-reachable-node': {
+    stage: 'tunnel',
+    meaning: 'no admitted connection to the forward\'s member or peer, and none of its roster addresses could be dialled (or the roster lists none)',
+    fix: 'check that the member\'s node runs; list its address in the roster (fedgate roster update-member --addr) or add it to dial'
+  },
+  'tunnel-limit': {
+    stage: 'tunnel',
+    meaning: 'the connection to the peer already carries as many tunnels of this service as a node allows',
+    fix: 'close idle client connections, or spread clients over more forward entries and member nodes'
+  },
+  'tunnel-reset': {
+    stage: 'tunnel',
+    meaning: 'one end of a tunnel reset it: the local client, the target service, or the other node\'s side',
+    fix: 'none needed if a client or the service closed on purpose; otherwise the other node\'s tunnel-close line says which end failed'
   }
 } as const satisfies Record<string, { stage: string, meaning: string, fix: string }>
 

@@ -1,7 +1,7 @@
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream, StreamHandlerOptions } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { CredentialVerifier, type Credential, type ReasonCode, type Roster } from '../membership/index.ts'
@@ -84,7 +84,7 @@ export class FederationNode implements FederationNodeView {
   getMultiaddrs (): Multiaddr[] { return this.libp2p.getMultiaddrs() }
 
   /** Registers a chain protocol handler; only peers whose roles the roster allows on it reach it. */
-  async handle (protocol: string, handler: FederationStreamHandler): Promise<void> {
+  async handle (protocol: string, handler: FederationStreamHandler, options?: StreamHandlerOptions): Promise<void> {
     await this.libp2p.handle(protocol, async (stream, connection) => {
       const peer = this.gate.peerOf(connection)
       // The guard lets only admitted peers through; a connection that closed meanwhile is dropped.
@@ -93,7 +93,11 @@ export class FederationNode implements FederationNodeView {
         return
       }
       await handler(stream, connection, peer)
-    })
+    }, options)
+  }
+
+  async unhandle (protocol: string): Promise<void> {
+    await this.libp2p.unhandle(protocol)
   }
 
   async dial (addr: string | Multiaddr): Promise<Connection> {

@@ -17,6 +17,11 @@ export class FedgateMetrics implements GateMetrics {
   readonly credentialRenewals: Counter<'direction' | 'result'>
   readonly revocationLatency: Histogram
   readonly rosterSyncPulls: Counter<'result'>
+  readonly tunnelsOpen: Gauge<'service' | 'side'>
+  readonly tunnels: Counter<'service' | 'side'>
+  readonly tunnelRefusals: Counter<'service' | 'side' | 'reason'>
+  readonly tunnelCloses: Counter<'service' | 'side' | 'reason'>
+  readonly tunnelBytes: Counter<'service' | 'side' | 'direction'>
   private notAfterMs: (() => number) | undefined
   private views: GateViews | undefined
 
@@ -119,6 +124,36 @@ export class FedgateMetrics implements GateMetrics {
       help: 'Inbound handshakes in progress',
       registers: [registry],
       collect () { const v = views(); if (v !== undefined) this.set(v.pendingHandshakes()) }
+    })
+    this.tunnelsOpen = new Gauge({
+      name: 'fedgate_tunnels_open',
+      help: 'Sidecar tunnels open now, by service and side (expose or forward)',
+      labelNames: ['service', 'side'],
+      registers: [registry]
+    })
+    this.tunnels = new Counter({
+      name: 'fedgate_tunnels_total',
+      help: 'Sidecar tunnels opened, by service and side',
+      labelNames: ['service', 'side'],
+      registers: [registry]
+    })
+    this.tunnelRefusals = new Counter({
+      name: 'fedgate_tunnel_refusals_total',
+      help: 'Sidecar tunnels that could not open, by service, side and reason code',
+      labelNames: ['service', 'side', 'reason'],
+      registers: [registry]
+    })
+    this.tunnelCloses = new Counter({
+      name: 'fedgate_tunnel_closes_total',
+      help: 'Sidecar tunnels closed, by service, side and reason code (ok: both ends closed cleanly)',
+      labelNames: ['service', 'side', 'reason'],
+      registers: [registry]
+    })
+    this.tunnelBytes = new Counter({
+      name: 'fedgate_tunnel_bytes_total',
+      help: 'Bytes carried by sidecar tunnels, by service, side and direction (sent to or received from the peer)',
+      labelNames: ['service', 'side', 'direction'],
+      registers: [registry]
     })
   }
 

@@ -43,6 +43,8 @@ export function registerNodeCommands (program: Command): void {
     .addOption(new Option('--log-level <level>', 'audit log level (default info)').choices(LOG_LEVELS))
     .option('--roster-sync', 'exchange roster epochs with admitted peers (the default)')
     .option('--no-roster-sync', 'take roster epochs only from the roster file and roster publish')
+    .option('--expose <name=host:port...>', 'serve a local TCP service to members as /fedgate/tcp/NAME/1.0.0 (the roster decides which roles may use it)')
+    .option('--forward <name=host:port@member...>', 'listen on HOST:PORT and carry each connection to the service NAME of a member (or @PEERID, @MULTIADDR)')
     .action(async (opts: DaemonFlags) => {
       try {
         await runDaemon(await loadDaemonConfig(opts))
@@ -159,7 +161,10 @@ function printStatus (s: StatusDocument): void {
     ...(s.listen.length === 0 ? [['listen', '(none)'] as const] : s.listen.map((a, i) => [i === 0 ? 'listen' : '', a] as const)),
     ['up', `${humanDuration(now - Date.parse(s.startedAt))} (since ${s.startedAt})`],
     ['peers', s.peers.length],
-    ['refusals', s.refusals.length]
+    ['refusals', s.refusals.length],
+    ...s.expose.map((e, i) => [i === 0 ? 'expose' : '', `${e.name} → ${e.target} (${e.protocol}${e.mode === 'http' ? ', http' : ''})`] as const),
+    ...s.forward.map((f, i) => [i === 0 ? 'forward' : '', `${f.listen} → ${f.name} of ${f.to}`] as const),
+    ...(s.expose.length + s.forward.length === 0 ? [] : [['tunnels', s.tunnels.length] as const])
   ])
   printLine('')
   if (s.peers.length === 0) {
@@ -167,6 +172,11 @@ function printStatus (s: StatusDocument): void {
   } else {
     printTable(['PEER ID', 'MEMBER', 'ROLES', 'DIRECTION', 'SINCE', 'ADDRESS'],
       s.peers.map(p => [p.peerId, p.memberId, p.roles.join(','), p.direction, p.since, p.remoteAddr]))
+  }
+  if (s.tunnels.length > 0) {
+    printLine('')
+    printTable(['TUNNEL', 'SERVICE', 'SIDE', 'MEMBER', 'LOCAL', 'SINCE', 'SENT', 'RECEIVED'],
+      s.tunnels.map(t => [String(t.id), t.service, t.side, t.memberId, t.local, t.since, String(t.bytesSent), String(t.bytesReceived)]))
   }
   printLine('')
   if (s.refusals.length === 0) {

@@ -9,6 +9,7 @@ import { formatHostPort, type AdminAddress } from './config.ts'
 import { precheckRoster } from '../files/roster-precheck.ts'
 import { screenAdminPost, screenAdminRequest } from './admin-guard.ts'
 import { AdminListenError } from './errors.ts'
+import type { SidecarStatus } from './sidecar/index.ts'
 
 /** How many of the node's most recent refusals `/status` lists. */
 export const STATUS_REFUSALS = 50
@@ -35,6 +36,10 @@ export interface StatusDocument {
   pending: { pending: number, byIp: Array<{ ip: string, pending: number }> }
   /** IPs banned now, and until when. */
   bans: Array<{ ip: string, until: string }>
+  /** Sidecar: the services this node exposes, its forward listeners (bound addresses), and the open tunnels. */
+  expose: SidecarStatus['expose']
+  forward: SidecarStatus['forward']
+  tunnels: SidecarStatus['tunnels']
 }
 
 /** What `GET /healthz` returns: 200 with `ok: true`, or 503 with the reason code and the fix. */
@@ -55,6 +60,8 @@ export interface AdminServerOptions {
   startedAt?: number
   /** When set, `POST /roster` needs `Authorization: Bearer TOKEN`. */
   token?: string
+  /** The sidecar whose services and tunnels `/status` lists. */
+  sidecar?: { status (): SidecarStatus } | null
 }
 
 /**
@@ -67,6 +74,7 @@ export class AdminServer {
   private readonly node: FederationNode
   private readonly startedAt: number
   private readonly token: string | undefined
+  private readonly sidecar: { status (): SidecarStatus } | null
   private stopping = false
   private publishing = false
 
@@ -76,6 +84,7 @@ export class AdminServer {
     this.address = address
     this.startedAt = opts.startedAt ?? Date.now()
     this.token = opts.token
+    this.sidecar = opts.sidecar ?? null
   }
 
   /** Binds the endpoint; port 0 picks a free port (see `address`). Rejects with AdminListenError. */
@@ -131,7 +140,8 @@ export class AdminServer {
       reserved: node.gate.reservedPeers(),
       slots: node.gate.slotUse(),
       pending: node.gate.pendingHandshakes(),
-      bans: node.gate.bannedIps().map(b => ({ ip: b.ip, until: iso(b.until) }))
+      bans: node.gate.bannedIps().map(b => ({ ip: b.ip, until: iso(b.until) })),
+      ...(this.sidecar?.status() ?? { expose: [], forward: [], tunnels: [] })
     }
   }
 

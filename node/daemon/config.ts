@@ -1,9 +1,14 @@
 import { readFile } from 'node:fs/promises'
-import { isIP } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { TrustRoot } from '../files/roster-store.ts'
+import { describe, parseHostPort, stringValue, type HostPort } from './config-values.ts'
 import { ConfigError } from './errors.ts'
+import {
+  checkFlagLists, parseExposeFlag, parseExposeList, parseForwardFlag, parseForwardList, type ExposeConfig, type ForwardConfig
+} from './sidecar/index.ts'
+
+export { formatHostPort, isLoopback } from './config-values.ts'
 
 /** Where the admin endpoint listens unless the operator says otherwise: loopback only. */
 export const DEFAULT_ADMIN_HOST = '127.0.0.1'
@@ -19,7 +24,7 @@ export type LogLevel = typeof LOG_LEVELS[number]
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 256
 
-const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot', 'psk'] as const
+const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot', 'psk', 'expose', 'forward'] as const
 type ConfigField = typeof CONFIG_FIELDS[number]
 const REQUIRED_FIELDS = ['key', 'credential', 'roster', 'listen'] as const
 
@@ -37,13 +42,12 @@ const FLAG_OF: Readonly<Record<ConfigField, string>> = {
   logLevel: '--log-level',
   rosterSync: '--no-roster-sync',
   trustRoot: '--trust-root',
-  psk: '--psk'
+  psk: '--psk',
+  expose: '--expose',
+  forward: '--forward'
 }
 
-export interface AdminAddress {
-  readonly host: string
-  readonly port: number
-}
+export type AdminAddress = HostPort
 
 /** The daemon's settings, validated, with every path absolute. */
 export interface DaemonConfig {
@@ -72,7 +76,11 @@ export interface DaemonConfig {
   /** The pinned root of trust; null: the first roster is trusted on first use. */
   readonly trustRoot: TrustRoot | null
   /** A federation-wide pre-shared key file (libp2p swarm key); null: none. */
-  readonly psk: string | null
+  readonly psk: string | null,
+  /** Local TCP services this node serves to members (sidecar). */
+  readonly expose: readonly ExposeConfig[]
+  /** Local listeners whose connections are carried to members' exposed services (sidecar). */
+  readonly forward: readonly ForwardConfig[]
 }
 
 /** The same settings given as command-line flags; each overrides the config file. */
@@ -91,6 +99,10 @@ export interface DaemonFlags {
   rosterSync?: boolean
   trustRoot?: string
   psk?: string
+  /** `NAME=HOST:PORT`, each */
+  expose?: readonly string[]
+  /** `NAME=HOST:PORT@MEMBER` (or `@PEERID`, `@MULTIADDR`), each */
+  forward?: readonly string[]
 }
 
 type Settings = { -readonly [K in keyof DaemonConfig]?: DaemonConfig[K] }
@@ -130,7 +142,9 @@ export async function loadDaemonConfig (flags: DaemonFlags, cwd: string = proces
     logLevel: merged.logLevel ?? DEFAULT_LOG_LEVEL,
     rosterSync: merged.rosterSync ?? true,
     trustRoot: merged.trustRoot ?? null,
-    psk: merged.psk ?? null
+    psk: merged.psk ?? null,
+    expose: merged.expose ?? [],
+    forward: merged.forward ?? []
   }
 }
 
@@ -185,6 +199,8 @@ export function parseConfigFile (text: string, file: string): Settings {
     if (typeof doc.rosterSync !== 'boolean') throw new ConfigError(at('$.rosterSync'), `expected true or false, got ${describe(doc.rosterSync)}`, 'write true (the default) or false')
     settings.rosterSync = doc.rosterSync
   }
+  if (doc.expose !== undefined) settings.expose = parseExposeList(doc.expose, at('$.expose'))
+  if (doc.forward !== undefined) settings.forward = parseForwardList(doc.forward, at('$.forward'))
   return settings
 }
 
@@ -203,28 +219,15 @@ function parseFlags (flags: DaemonFlags, cwd: string): Settings {
   if (flags.auditLog !== undefined) settings.auditLog = resolve(cwd, flags.auditLog)
   if (flags.logLevel !== undefined) settings.logLevel = logLevel(flags.logLevel, `--log-level ${flags.logLevel}`, true)
   if (flags.rosterSync !== undefined) settings.rosterSync = flags.rosterSync
+  if (flags.expose !== undefined) settings.expose = flags.expose.map(parseExposeFlag)
+  if (flags.forward !== undefined) settings.forward = flags.forward.map(parseForwardFlag)
+  checkFlagLists(settings.expose ?? [], settings.forward ?? [])
   return settings
 }
 
-/** Parses `HOST:PORT` or `[IPv6]:PORT`; port 0 picks a free port. */
+/** Parses the admin endpoint's `HOST:PORT` or `[IPv6]:PORT`; port 0 picks a free port. */
 export function adminAddress (value: string, where: string, usage = false): AdminAddress {
-  const match = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(value) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
-  const host = match?.[1]
-  const port = Number(match?.[2])
-  if (host === undefined || !(port >= 0 && port <= 65535) || (value.startsWith('[') && isIP(host) !== 6)) {
-    throw new ConfigError(where, `expected HOST:PORT, got ${JSON.stringify(value)}`, `give an address such as ${DEFAULT_ADMIN} or [::1]:${DEFAULT_ADMIN_PORT}`, usage)
-  }
-  return { host, port }
-}
-
-/** True for addresses that only this host can reach. */
-export function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
-}
-
-/** `127.0.0.1:9474` or `[::1]:9474`. */
-export function formatHostPort (address: AdminAddress): string {
-  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+  return parseHostPort(value, where, `${DEFAULT_ADMIN} or [::1]:${DEFAULT_ADMIN_PORT}`, usage)
 }
 
 function addrList (value: unknown, where: string, kind: 'listen' | 'dial'): string[] {
@@ -293,22 +296,8 @@ function filePath (value: unknown, where: string): string {
   return stringValue(value, where, 'a file path, relative to the config file or absolute')
 }
 
-function stringValue (value: unknown, where: string, expected: string): string {
-  if (typeof value !== 'string' || value === '') {
-    throw new ConfigError(where, `expected a non-empty string, got ${describe(value)}`, `set it to ${expected}`)
-  }
-  return value
-}
-
 function logLevel (value: unknown, where: string, usage = false): LogLevel {
   const level = LOG_LEVELS.find(l => l === value)
   if (level === undefined) throw new ConfigError(where, `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(value)}`, `use ${DEFAULT_LOG_LEVEL} unless debugging`, usage)
   return level
-}
-
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
 }

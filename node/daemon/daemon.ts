@@ -11,8 +11,16 @@ import { createAuditLog, type Logger } from '../log.ts'
 import { AdminServer } from './admin-server.ts'
 import { formatHostPort, type DaemonConfig } from './config.ts'
 import { AdminListenError, DaemonStartError, describeErrno } from './errors.ts'
+import { Sidecar } from './sidecar/index.ts'
 import { startupSummary } from './summary.ts'
 
+/**
+ * libp2p pings every connection and cuts one whose ping takes longer than its adaptive timeout
+ * (5 s at first). Sidecar tunnels carry bulk data on the same connection, so a ping may queue
+ * behind a full stream window: it gets this long before the connection counts as dead.
+ */
+export const PING_TIMEOUT_MIN_MS = 30_000
+export const PING_TIMEOUT_MAX_MS = 120_000
 /** After SIGTERM/SIGINT, a stop that has not finished by then is cut short (exit code 1). */
 export const FORCE_EXIT_MS = 5_000
 /** The admin endpoint's bound address, written at start (useful with port 0), removed at stop. */
@@ -35,12 +43,14 @@ export class Daemon {
   readonly config: DaemonConfig
   readonly node: FederationNode
   readonly admin: AdminServer | null
+  readonly sidecar: Sidecar
   private stopping: Promise<void> | undefined
 
-  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null) {
+  constructor (config: DaemonConfig, node: FederationNode, admin: AdminServer | null, sidecar: Sidecar) {
     this.config = config
     this.node = node
     this.admin = admin
+    this.sidecar = sidecar
   }
 
   /** Re-reads the roster and credential files (SIGHUP); file watching does the same on its own. */
@@ -49,7 +59,7 @@ export class Daemon {
     await this.node.reload()
   }
 
-  /** Stops redialling, tells every peer why (bye protocol), stops the node and its roster watch, then the admin endpoint. */
+  /** Stops redialling and the sidecar's tunnels, tells every peer why (bye protocol), stops the node and its roster watch, then the admin endpoint. */
   async stop (): Promise<void> {
     this.stopping ??= this.stopNow()
     await this.stopping
@@ -57,6 +67,7 @@ export class Daemon {
 
   private async stopNow (): Promise<void> {
     this.admin?.markStopping()
+    await this.sidecar.stop()
     await this.node.stop()
     await this.node.store.close()
     await this.admin?.close()
@@ -95,7 +106,8 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       roster: store,
       listen: [...config.listen],
       log,
-      rosterSync: config.rosterSync
+      rosterSync: config.rosterSync,
+      libp2p: { connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: PING_TIMEOUT_MAX_MS } } }
     })
   } catch (err) {
     await store.close()
@@ -103,11 +115,14 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   }
   store.watch()
   let admin: AdminServer | null = null
+  let sidecar: Sidecar | null = null
   try {
-    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin, token === undefined ? {} : { token })
+    sidecar = await Sidecar.start({ node, expose: config.expose, forward: config.forward })
+    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin, { sidecar, ...(token === undefined ? {} : { token }) })
     const listen = node.getMultiaddrs().map(String)
     await writeFileAtomic(join(config.dataDir, LISTEN_ADDRS_FILE), listen.map(a => a + '\n').join(''))
     if (admin !== null) await writeFileAtomic(join(config.dataDir, ADMIN_ADDR_FILE), formatHostPort(admin.address) + '\n')
+    const { expose, forward } = sidecar.status()
     stderr.write(startupSummary({
       peerId: node.peerId,
       federation: node.roster.federation,
@@ -127,11 +142,15 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       trustRoot: config.trustRoot === null
         ? { pinned: false, federation: store.root.federation, fingerprint: store.root.fingerprint, admins: adminSetFingerprint(store.root.admins) }
         : { pinned: true, federation: config.trustRoot.federation, fingerprint: config.trustRoot.fingerprint },
+      expose,
+      forward,
+      exposeNotAllowed: expose.map(e => e.protocol).filter(p => !node.roster.policy.protocols.has(p)),
       now: Date.now()
     }))
-    return new Daemon(config, node, admin)
+    return new Daemon(config, node, admin, sidecar)
   } catch (err) {
     await admin?.close()
+    await sidecar?.stop()
     await node.stop()
     await store.close()
     if (err instanceof AdminListenError) throw new DaemonStartError(err.message, 'choose another admin address ("admin" in the config, or --admin HOST:PORT), or stop the process that holds it')

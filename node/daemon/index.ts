@@ -1,4 +1,4 @@
-export { startDaemon, runDaemon, Daemon, FORCE_EXIT_MS, ADMIN_ADDR_FILE, LISTEN_ADDRS_FILE, type DaemonInit } from './daemon.ts'
+export { startDaemon, runDaemon, Daemon, FORCE_EXIT_MS, ADMIN_ADDR_FILE, LISTEN_ADDRS_FILE, PING_TIMEOUT_MIN_MS, PING_TIMEOUT_MAX_MS, type DaemonInit } from './daemon.ts'
 export { AdminServer, STATUS_REFUSALS, type StatusDocument, type HealthDocument, type PublishDocument, type AdminServerOptions } from './admin-server.ts'
 export {
   loadDaemonConfig, parseConfigFile, adminAddress, isLoopback, formatHostPort, DEFAULT_ADMIN, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT,

@@ -1,5 +1,7 @@
 import type { ReasonCode } from '../../membership/index.ts'
 import { formatHostPort, isLoopback, type AdminAddress } from './config.ts'
+import { parseHostPort } from './config-values.ts'
+import type { SidecarStatus } from './sidecar/index.ts'
 
 /**
  * A credential closer than this to its expiry gets a warning line at start, once it is also in the
@@ -30,6 +32,11 @@ export interface StartupInfo {
   rosterFileRefused: { file: string, code: ReasonCode } | null
   /** The pinned trust root, or the root trusted on first use with its roster and admin-set fingerprints. */
   trustRoot: { pinned: true, federation: string, fingerprint: string } | { pinned: false, federation: string, fingerprint: string, admins: string }
+  /** The sidecar's services and forward listeners (bound addresses). */
+  expose: SidecarStatus['expose']
+  forward: SidecarStatus['forward']
+  /** Exposed protocols the roster's policy.protocols allows no role on. */
+  exposeNotAllowed: readonly string[]
   now: number
 }
 
@@ -53,6 +60,8 @@ export function startupSummary (info: StartupInfo): string {
     ...info.listen.map((a, i): [string, string] => [i === 0 ? 'listen' : '', a]),
     ...(info.listen.length === 0 ? [['listen', '(none: outbound only)'] as [string, string]] : []),
     ...(info.dial.length === 0 ? [['dial', '(no reserved peers)'] as [string, string]] : info.dial.map((a, i): [string, string] => [i === 0 ? 'dial' : '', a])),
+    ...info.expose.map((e, i): [string, string] => [i === 0 ? 'expose' : '', `${e.name} → ${e.target} (${e.protocol}${e.mode === 'http' ? ', http' : ''}${e.proxyProtocol ? ', PROXY v2' : ''})`]),
+    ...info.forward.map((f, i): [string, string] => [i === 0 ? 'forward' : '', `${f.listen} → ${f.name} of ${f.to}`]),
     ['admin', info.admin === null ? '(disabled)' : `http://${formatHostPort(info.admin)} (GET /status /metrics /healthz, POST /roster)`],
     ['trust root', info.trustRoot.pinned
       ? `pinned: ${info.trustRoot.federation} ${info.trustRoot.fingerprint}`
@@ -69,6 +78,14 @@ export function startupSummary (info: StartupInfo): string {
   }
   if (credentialExpiresSoon(info.credentialNotBeforeMs, info.credentialNotAfterMs, info.now)) {
     lines.push(`warning: the credential ${left >= 0 ? 'expires ' : ''}${timeLeft(left)}; renew it with fedgate credential issue --out ${info.credentialFile} (the running node picks up the new file)`)
+  }
+  for (const protocol of info.exposeNotAllowed) {
+    lines.push(`warning: the roster allows no role on ${protocol}, so no member can use it yet; fedgate roster allow --protocol ${protocol} --roles R, then sign and publish`)
+  }
+  for (const f of info.forward) {
+    if (!isLoopback(parseHostPort(f.listen, 'forward', f.listen).host)) {
+      lines.push(`warning: forward ${f.name} listens on ${f.listen}, reachable from other hosts, and whoever connects uses this node's membership; bind it to 127.0.0.1 unless a firewall guards it`)
+    }
   }
   if (info.admin !== null && !isLoopback(info.admin.host)) {
     lines.push(`warning: the admin endpoint listens on ${formatHostPort(info.admin)}, reachable from other hosts; bind it to 127.0.0.1 unless a firewall guards it`)

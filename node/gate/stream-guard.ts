@@ -69,7 +69,8 @@ export class StreamGuard {
 
   /** Resets the open inbound streams of `connection` whose protocol the roster no longer allows the peer. */
   enforce (connection: Connection): void {
-    for (const stream of connection.streams) {
+    // A copy: resetting a stream removes it from the muxer's live list, which would skip the next one.
+    for (const stream of [...connection.streams]) {
       // A stream still negotiating its protocol meets the guard once negotiation ends.
       if (stream.direction !== 'inbound' || stream.protocol === undefined || stream.protocol === '') continue
       const code = this.authorize(stream.protocol, connection)

@@ -22,6 +22,9 @@ const INFO: StartupInfo = {
   dataDir: '/var/lib/fedgate',
   rosterFileRefused: null,
   trustRoot: { pinned: false, federation: 'fed', fingerprint: 'cd'.repeat(32), admins: 'ef'.repeat(32) },
+  expose: [],
+  forward: [],
+  exposeNotAllowed: [],
   now: NOW
 }
 
@@ -105,5 +108,20 @@ describe('startup summary', () => {
     for (const [ms, text] of cases) assert.equal(humanDuration(ms), text, `${ms} ms`)
     assert.equal(timeLeft(90_000), 'in 1m 30s')
     assert.equal(timeLeft(-90_000), 'expired 1m 30s ago')
+  })
+
+  it('lists the sidecar services and warns about a forward reachable from other hosts and a service no role may use', () => {
+    const text = startupSummary({
+      ...INFO,
+      expose: [{ name: 'rpc', protocol: '/fedgate/tcp/rpc/1.0.0', target: '127.0.0.1:8545', mode: 'http', proxyProtocol: false }],
+      forward: [{ name: 'p2p', protocol: '/fedgate/tcp/p2p/1.0.0', listen: '127.0.0.1:26001', to: 'member val-b' }, { name: 'p2p', protocol: '/fedgate/tcp/p2p/1.0.0', listen: '0.0.0.0:26002', to: 'member val-c' }],
+      exposeNotAllowed: ['/fedgate/tcp/rpc/1.0.0']
+    })
+    assert.match(text, /^ {2}expose +rpc → 127\.0\.0\.1:8545 \(\/fedgate\/tcp\/rpc\/1\.0\.0, http\)$/m)
+    assert.match(text, /^ {2}forward +127\.0\.0\.1:26001 → p2p of member val-b$/m)
+    assert.deepEqual(warnings(text).map(w => w.split(',')[0]), [
+      'warning: the roster allows no role on /fedgate/tcp/rpc/1.0.0',
+      'warning: forward p2p listens on 0.0.0.0:26002'
+    ])
   })
 })

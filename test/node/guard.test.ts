@@ -185,6 +185,20 @@ describe('stream guard at the registrar', () => {
     await validated.close()
   })
 
+  it('a roster epoch that withdraws a protocol resets every open stream of it on a connection, not every other one', async () => {
+    const victim = await fed.startNode('val-1')
+    const relayer = await fed.startNode('rel-1')
+    const blocks = '/chain/blocks/1.0.0'
+    await fed.publishEpoch(r => allowProtocol(r, blocks, ['validator', 'relayer']))
+    await victim.handle(blocks, async stream => {
+      for await (const chunk of stream) stream.send(chunk)
+    }, { maxInboundStreams: 8 })
+    const streams = await Promise.all([1, 2, 3, 4].map(async () => await relayer.dialProtocol(addrOf(victim), blocks)))
+    await fed.publishEpoch(r => allowProtocol(r, blocks, ['validator']))
+    await eventually(() => streams.every(s => s.status !== 'open'), 'all four streams of the withdrawn protocol to be reset')
+    assert.equal(await metricValue(victim, 'fedgate_stream_resets_total', { reason: 'protocol-not-allowed', protocol: blocks }), 4)
+  })
+
   describe('wiring', () => {
     const started: Array<{ stop (): Promise<void> }> = []
     let home: string
