@@ -6,8 +6,14 @@ import { internalsOf, type FederationGate } from './gate/gate.ts'
 import { membershipEncrypter, outsiderEncrypter } from './net/encrypter.ts'
 import { federationGater } from './net/gater.ts'
 
-/** Inbound connections per second one IP may open before libp2p drops them (libp2p's own default is 5). */
-export const INBOUND_CONNECTIONS_PER_IP_PER_SECOND = 64
+/**
+ * Inbound connections per second one IP may open before libp2p drops them at accept (libp2p's own
+ * default is 5). libp2p's limiter cannot tell a member from a flood at the same address (a NAT, a
+ * cloud egress), so it only backs up fedgate's own controls, which can: the fair per-IP share of
+ * pending handshakes, the first-bytes deadline and bans. Set low, a connect storm from a shared
+ * address would lock its members out for as long as it lasts.
+ */
+export const INBOUND_CONNECTIONS_PER_IP_PER_SECOND = 1024
 
 export interface WithFederationInit {
   /**

@@ -6,6 +6,7 @@ import type { Direction } from '../types.ts'
 import { exchange } from './exchange.ts'
 import { ENCRYPTER_PROTOCOL } from './hello.ts'
 import { remoteAddrOf } from './ip.ts'
+import { unrefTimer } from '../timers.ts'
 import { isAbort, MembershipRefusedError } from './refusal.ts'
 
 export interface MembershipEncrypterInit {
@@ -25,7 +26,7 @@ export function membershipEncrypter (gate: FederationGate, init: MembershipEncry
     const inner = noise(init.noise)(components)
     const secure = async (direction: Direction, connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> => {
       const remoteAddr = remoteAddrOf(connection)
-      if (direction === 'inbound') internals.pending.negotiated(remoteAddr)
+      if (direction === 'inbound') internals.pending.negotiated(remoteAddr, 'fedgate')
       const { signal, clear } = deadline(internals.handshakeTimeoutMs(), options?.signal)
       try {
         const handshake = direction === 'inbound' ? inner.secureInbound(connection, { ...options, signal }) : inner.secureOutbound(connection, { ...options, signal })
@@ -63,7 +64,7 @@ export function outsiderEncrypter (gate: FederationGate, init: MembershipEncrypt
       protocol: PLAIN_NOISE_PROTOCOL,
       async secureInbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
         const remoteAddr = remoteAddrOf(connection)
-        internals.pending.negotiated(remoteAddr)
+        internals.pending.negotiated(remoteAddr, 'plain-noise')
         try {
           if (internals.isBanned(remoteAddr)) {
             // A banned address's plain-Noise dialers cost no Noise work; fedgate dialers from it still get in.
@@ -99,7 +100,7 @@ export function outsiderEncrypter (gate: FederationGate, init: MembershipEncrypt
 function deadline (ms: number, outer: AbortSignal | undefined): { signal: AbortSignal, clear: () => void } {
   const controller = new AbortController()
   const timer = setTimeout(() => { controller.abort(new DOMException('The handshake deadline passed', 'TimeoutError')) }, ms)
-  timer.unref()
+  unrefTimer(timer)
   const onOuterAbort = (): void => { controller.abort(outer?.reason) }
   if (outer?.aborted === true) onOuterAbort()
   else outer?.addEventListener('abort', onOuterAbort, { once: true })

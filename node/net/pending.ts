@@ -17,7 +17,8 @@ interface Pending {
   readonly ip: string
   readonly conn: MultiaddrConnection
   readonly at: number
-  negotiated: boolean
+  /** What the connection has shown: 0 nothing yet, 1 plain Noise, 2 fedgate's own protocol. */
+  shown: 0 | 1 | 2
   timer: NodeJS.Timeout | undefined
 }
 
@@ -29,8 +30,11 @@ export const BANNED_PENDING_PER_IP = 2
  * work. It is fair by design, so that a flood never locks out a member, even one behind the same
  * address (a NAT, a cloud egress, a host running several nodes):
  * - when an IP holds its share (`maxPendingHandshakesPerIp`, or BANNED_PENDING_PER_IP for a banned
- *   IP), its newest connection takes the place of its oldest unfinished one: a member's handshake
- *   finishes in a few round trips, while a stalling one is the oldest;
+ *   IP), its newest connection takes the place of one of its unfinished ones: the oldest of those
+ *   that have not yet chosen an encryption protocol, else the oldest plain-Noise one, else the
+ *   oldest that chose fedgate's protocol. A member chooses fedgate's protocol in its first round
+ *   trip and finishes in a few more, so a flood of silent or stock sockets from its address takes
+ *   each other's places, not the member's;
  * - when the node-wide cap is full, a newcomer takes the place of the oldest handshake of the IP
  *   holding the most (never of an IP holding fewer than the newcomer's would), so a flood from a
  *   few addresses cannot keep out an address it does not control;
@@ -60,12 +64,12 @@ export class PendingHandshakes {
     const share = bans?.isBanned(ip, now) === true ? Math.min(BANNED_PENDING_PER_IP, maxPendingHandshakesPerIp) : maxPendingHandshakesPerIp
     const own = this.byIp.get(ip)
     if (own !== undefined && own.size >= share) {
-      const oldest = own.values().next().value
-      if (oldest !== undefined) this.cut(oldest, 'rate-limited')
+      const weakest = weakestOf(own)
+      if (weakest !== undefined) this.cut(weakest, 'rate-limited')
     } else if (this.byKey.size >= maxPendingHandshakes && !this.evictFor((own?.size ?? 0) + 1)) {
       return this.refuse('rate-limited', remoteAddr)
     }
-    const entry: Pending = { key: remoteAddr, ip, conn, at: now, negotiated: false, timer: undefined }
+    const entry: Pending = { key: remoteAddr, ip, conn, at: now, shown: 0, timer: undefined }
     entry.timer = setTimeout(() => { this.missedDeadline(entry) }, firstBytesTimeoutMs)
     unrefTimer(entry.timer)
     this.byKey.set(remoteAddr, entry)
@@ -79,11 +83,14 @@ export class PendingHandshakes {
     return true
   }
 
-  /** The connection from `remoteAddr` chose its encryption protocol: its first-bytes deadline is met. */
-  negotiated (remoteAddr: string | undefined): void {
+  /**
+   * The connection from `remoteAddr` chose its encryption protocol, fedgate's or plain Noise: its
+   * first-bytes deadline is met.
+   */
+  negotiated (remoteAddr: string | undefined, protocol: 'fedgate' | 'plain-noise'): void {
     const entry = remoteAddr === undefined ? undefined : this.byKey.get(remoteAddr)
     if (entry === undefined) return
-    entry.negotiated = true
+    entry.shown = protocol === 'fedgate' ? 2 : 1
     clearTimeout(entry.timer)
   }
 
@@ -109,10 +116,10 @@ export class PendingHandshakes {
     let victim: Pending | undefined
     let victimHeld = 0
     for (const set of this.byIp.values()) {
-      const oldest = set.values().next().value
-      if (oldest === undefined) continue
-      if (set.size > victimHeld || (set.size === victimHeld && victim !== undefined && oldest.at < victim.at)) {
-        victim = oldest
+      const weakest = weakestOf(set)
+      if (weakest === undefined) continue
+      if (set.size > victimHeld || (set.size === victimHeld && victim !== undefined && yieldsBefore(weakest, victim))) {
+        victim = weakest
         victimHeld = set.size
       }
     }
@@ -122,7 +129,7 @@ export class PendingHandshakes {
   }
 
   private missedDeadline (entry: Pending): void {
-    if (!entry.negotiated && this.byKey.get(entry.key) === entry) this.cut(entry, 'handshake-timeout')
+    if (entry.shown === 0 && this.byKey.get(entry.key) === entry) this.cut(entry, 'handshake-timeout')
   }
 
   private cut (entry: Pending, code: ReasonCode): void {
@@ -135,4 +142,19 @@ export class PendingHandshakes {
     this.init.record({ code, by: 'local', stage: 'accept', direction: 'inbound', remoteAddr })
     return false
   }
+}
+
+/** True when `a` gives up its place before `b`: it has shown less, or as much and arrived sooner. */
+function yieldsBefore (a: Pending, b: Pending): boolean {
+  return a.shown !== b.shown ? a.shown < b.shown : a.at < b.at
+}
+
+/** The entry of one IP that gives up its place first (a set iterates in arrival order). */
+function weakestOf (set: Set<Pending>): Pending | undefined {
+  let weakest: Pending | undefined
+  for (const entry of set) {
+    if (weakest === undefined || entry.shown < weakest.shown) weakest = entry
+    if (weakest.shown === 0) break
+  }
+  return weakest
 }

@@ -145,20 +145,20 @@ describe('authenticated node: use cases', () => {
       assert.equal(headers.calls.length, 0)
     })
 
-    it('a light client refuses a node whose member its roster does not list', async () => {
+    it('a light client on an older epoch admits a node only the newer epoch lists, by catching up from that node', async () => {
       const light = await fed.startNode('light-1')
-      await fed.publishEpoch(r => addMember(r, fed.memberEntry({ id: 'full-new', roles: ['full-node'] })), { nodes: [] })
+      const next = await fed.publishEpoch(r => addMember(r, fed.memberEntry({ id: 'full-new', roles: ['full-node'] })), { nodes: [] })
       const full = await fed.startNode('full-new')
       assert.equal(light.roster.member('full-new'), undefined)
 
-      const [remote, err] = await Promise.all([
-        waitFor(full.gate, 'refused'),
-        rejection(light.dial(addrOf(full)), 'dialling an unknown member')
+      const [admitted] = await Promise.all([
+        waitFor(light.gate, 'admitted', a => a.peerId === full.peerId),
+        light.dial(addrOf(full))
       ])
-      assert.deepEqual(refusalOf(err), { code: 'unknown-member', by: 'local' })
-      assert.deepEqual([remote.code, remote.by], ['unknown-member', 'remote'])
-      assert.deepEqual(full.refusals().map(r => [r.code, r.by]), [['unknown-member', 'remote']])
-      assert.deepEqual(full.peers(), [])
+      assert.equal(admitted.memberId, 'full-new')
+      assert.equal(light.roster.fingerprint, next.fingerprint, 'the light client took the newer epoch from the node it dialled')
+      assert.deepEqual(full.refusals(), [])
+      assert.deepEqual(light.refusals(), [])
     })
   })
 
