@@ -17,6 +17,7 @@ export class FedgateMetrics implements GateMetrics {
   readonly credentialRenewals: Counter<'direction' | 'result'>
   readonly revocationLatency: Histogram
   readonly rosterSyncPulls: Counter<'result'>
+  readonly rosterAnnouncements: Counter<'direction'>
   readonly tunnelsOpen: Gauge<'service' | 'side'>
   readonly tunnels: Counter<'service' | 'side'>
   readonly tunnelRefusals: Counter<'service' | 'side' | 'reason'>
@@ -84,6 +85,12 @@ export class FedgateMetrics implements GateMetrics {
       name: 'fedgate_roster_sync_pulls_total',
       help: 'Roster epochs fetched from peers, by result: delivered (by a pull), inline (carried by the announcement as a delta), failed (stalled, cut, broke the protocol), refused (the store refused what the peer sent), ignored (a claim from a peer under backoff)',
       labelNames: ['result'],
+      registers: [registry]
+    })
+    this.rosterAnnouncements = new Counter({
+      name: 'fedgate_roster_announcements_total',
+      help: 'Roster epoch announcements, by direction: sent (a peer took one) and received; a peer that has shown it holds an epoch is not told it',
+      labelNames: ['direction'],
       registers: [registry]
     })
     const views = (): GateViews | undefined => this.views

@@ -31,10 +31,13 @@ export class Announcer {
     store.addEventListener('roster', this.onRoster)
   }
 
-  /** Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles. */
-  announce (connections: () => Connection[]): void {
+  /**
+   * Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles;
+   * `told` learns of each connection that took the announcement.
+   */
+  announce (connections: () => Connection[], told: (connection: Connection, epoch: number) => void): void {
     clearTimeout(this.timer)
-    this.timer = setTimeout(() => { void this.announceNow(connections()) }, ANNOUNCE_SETTLE_MS)
+    this.timer = setTimeout(() => { void this.announceNow(connections(), told) }, ANNOUNCE_SETTLE_MS)
     unrefTimer(this.timer)
   }
 
@@ -54,29 +57,31 @@ export class Announcer {
     return this.delta.delta
   }
 
-  private async announceNow (connections: readonly Connection[]): Promise<void> {
+  private async announceNow (connections: readonly Connection[], told: (connection: Connection, epoch: number) => void): Promise<void> {
     const roster = this.store.current
     const message = encodeAnnounce(roster.epoch, roster.fingerprint, this.deltaOf(roster))
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < connections.length && !this.stopped) {
         const connection = connections[next++]
-        if (connection !== undefined) await this.tell(connection, message)
+        if (connection !== undefined && await this.tell(connection, message)) told(connection, roster.epoch)
       }
     }
     await Promise.all(Array.from({ length: Math.min(ANNOUNCE_CONCURRENCY, connections.length) }, worker))
   }
 
-  private async tell (connection: Connection, message: Uint8Array): Promise<void> {
+  private async tell (connection: Connection, message: Uint8Array): Promise<boolean> {
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     let stream: Stream | undefined
     try {
       stream = await connection.newStream(ROSTER_PROTOCOL, { signal })
       await lpStream(stream, { maxDataLength: MAX_INLINE_DELTA_BYTES }).write(message, { signal })
       await stream.close({ signal })
+      return true
     } catch (err) {
       // A peer that cannot be told learns the epoch in its next handshake.
       stream?.abort(asError(err))
+      return false
     }
   }
 

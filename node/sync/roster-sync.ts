@@ -66,6 +66,8 @@ export class RosterSync implements EpochExchange {
   private readonly metrics: FedgateMetrics | undefined
   private readonly cache: EpochCache
   private readonly claims = new Map<string, Claim>()
+  /** The newest epoch each connection (by id) has shown it holds: in its hello, an announcement, or by taking ours. */
+  private readonly shown = new Map<string, number>()
   private readonly pulling = new Set<string>()
   private readonly announcer: Announcer
   private readonly backoff: Backoff
@@ -90,6 +92,8 @@ export class RosterSync implements EpochExchange {
     try {
       const request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })).subarray())
       if (request.kind === 'announce') {
+        this.metrics?.rosterAnnouncements.inc({ direction: 'received' })
+        this.noteShown(connection, request.epoch)
         if (request.fingerprint !== this.store.current.fingerprint && !await this.applyInline(request, connection)) this.want(request.epoch, connection, memberId)
       } else {
         await this.sendEpochs(lp, request.after)
@@ -150,6 +154,7 @@ export class RosterSync implements EpochExchange {
 
   /** Notes that `connection` (of member `memberId`) runs `epoch`, and pulls when that is newer than the accepted roster. */
   want (epoch: number, connection: Connection, memberId: string): void {
+    this.noteShown(connection, epoch)
     if (this.stopped || epoch <= this.store.current.epoch) return
     const claim = this.claims.get(connection.id)
     if (claim === undefined || epoch > claim.epoch) {
@@ -161,17 +166,34 @@ export class RosterSync implements EpochExchange {
   /** Forgets what a closed connection claimed. */
   forget (connection: Connection): void {
     this.claims.delete(connection.id)
+    this.shown.delete(connection.id)
   }
 
-  /** Tells `connections()` the newest accepted epoch (see Announcer). */
+  /**
+   * Tells `connections()` the newest accepted epoch (see Announcer), except those that have shown
+   * they hold it already: the peer that announced it, say, is not told it back, so an epoch crosses
+   * each connection once instead of once each way.
+   */
   announce (connections: () => Connection[]): void {
-    this.announcer.announce(connections)
+    this.announcer.announce(
+      () => connections().filter(c => (this.shown.get(c.id) ?? -1) < this.store.current.epoch),
+      (connection, epoch) => {
+        this.metrics?.rosterAnnouncements.inc({ direction: 'sent' })
+        this.noteShown(connection, epoch)
+      }
+    )
+  }
+
+  private noteShown (connection: Connection, epoch: number): void {
+    if (this.stopped || connection.status !== 'open') return
+    if (epoch > (this.shown.get(connection.id) ?? -1)) this.shown.set(connection.id, epoch)
   }
 
   stop (): void {
     this.stopped = true
     this.announcer.stop()
     this.claims.clear()
+    this.shown.clear()
   }
 
   /** Starts pulls from members that hold usable claims, up to the concurrency limit. */

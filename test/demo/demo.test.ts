@@ -158,7 +158,7 @@ describe('fedgate demo: the human report', () => {
     const out = run.stdout
     for (const code of ['bad-signature', 'expired', 'protocol-not-allowed', 'revoked']) assert.ok(out.includes(code), `mentions ${code}`)
     assert.match(out, /6 connections: every validator holds the other 3/)
-    assert.match(out, /roster file write → last connection closed: \d+(\.\d)? (ms|s)/)
+    assert.match(out, /roster file write → last connection closed: \d+(\.\d+)? (ms|s)/)
     const tableRow = out.split('\n').find(l => /^\s+4 val-4\s/.test(l))
     assert.ok(tableRow !== undefined, 'the table has a row for val-4')
     assert.doesNotMatch(tableRow, /●/, 'val-4 is connected to no one')

@@ -43,6 +43,24 @@ describe('roster propagation between admitted peers', () => {
     }
   })
 
+  it('an epoch crosses each connection once: a peer is not told back the epoch it announced', async () => {
+    const [a, b, c] = await Promise.all(['val-a', 'val-b', 'val-c'].map(async n => fed.startNode(n)))
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes expected')
+    await b.dial(addrOf(a))
+    await c.dial(addrOf(b))
+    await eventually(() => b.peers().length === 2, 'the line a-b-c to form')
+    // Two epochs, one after the other: an echo of the first would land while the second crosses the line.
+    for (const step of ['one', 'two']) {
+      const next = await fed.publishEpoch(r => allowProtocol(r, `/chain/${step}/1.0.0`, ['validator']), { nodes: ['val-a'] })
+      await eventually(() => c.roster.epoch === next.epoch, `epoch ${next.epoch} to reach val-c`)
+    }
+    await eventually(async () => await metricValue(b, 'fedgate_roster_announcements_total', { direction: 'sent' }) === 2, 'val-b to tell val-c twice')
+    assert.equal(await metricValue(a, 'fedgate_roster_announcements_total', { direction: 'sent' }), 2)
+    assert.equal(await metricValue(a, 'fedgate_roster_announcements_total', { direction: 'received' }), 0, 'val-b does not tell val-a back')
+    assert.equal(await metricValue(b, 'fedgate_roster_announcements_total', { direction: 'received' }), 2)
+    assert.equal(await metricValue(c, 'fedgate_roster_announcements_total', { direction: 'sent' }), 0, 'val-c does not tell val-b back')
+  })
+
   it('a node that starts on an older epoch fetches the ones it lacks from the peer it connects to, over several requests', async () => {
     const old = fed.roster
     const a = await fed.startNode('val-a')
