@@ -74,7 +74,9 @@ export class Announcer {
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     let stream: Stream | undefined
     try {
-      stream = await connection.newStream(ROSTER_PROTOCOL, { signal })
+      // The announcement is one message: it goes out with the protocol id, without waiting for the
+      // peer to confirm the protocol first.
+      stream = await connection.newStream(ROSTER_PROTOCOL, { signal, negotiateFully: false })
       await lpStream(stream, { maxDataLength: MAX_INLINE_DELTA_BYTES }).write(message, { signal })
       await stream.close({ signal })
       return true
