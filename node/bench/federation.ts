@@ -43,6 +43,8 @@ export interface BenchNodeOptions {
   readonly libp2pMetrics: boolean
   /** @default Ed25519 */
   readonly keyType?: NodeKeyType
+  /** The roster-driven peer manager; off when the benchmark lays out its own topology. @default on */
+  readonly peers?: false
 }
 
 let nodeCount = 0
@@ -56,6 +58,7 @@ export async function benchNode (fed: FederationBuilder, opts: BenchNodeOptions)
     roster: opts.roster,
     listen: opts.listen ? ['/ip4/127.0.0.1/tcp/0'] : [],
     bans: false,
+    ...(opts.peers === false ? { peers: false as const } : {}),
     libp2pMetrics: opts.libp2pMetrics,
     inboundConnectionThreshold: LOAD_INBOUND_PER_IP_PER_SECOND,
     libp2p: { connectionManager: { maxIncomingPendingConnections: LOAD_MAX_PENDING_CONNECTIONS } }
