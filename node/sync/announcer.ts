@@ -6,8 +6,12 @@ import { unrefTimer } from '../timers.ts'
 import { epochDelta, type EpochDelta } from './delta.ts'
 import { encodeAnnounce, MAX_INLINE_DELTA_BYTES, ROSTER_PROTOCOL } from './wire.ts'
 
-/** Epochs accepted in a burst (a catch-up) are announced once, for the newest. */
-const ANNOUNCE_SETTLE_MS = 50
+/**
+ * Epochs accepted together (a chain handed over at once) are announced once, for the newest. A
+ * fetch from a peer defers its announcements itself (RosterSync), so this only has to outlast the
+ * checks between two epochs of one hand-over; each hop of an epoch across the federation waits it.
+ */
+const ANNOUNCE_SETTLE_MS = 5
 /** Announcements in flight at once; the rest wait, so a node with thousands of peers is not stalled by its own fan-out. */
 const ANNOUNCE_CONCURRENCY = 32
 const ANNOUNCE_TIMEOUT_MS = 2_000

@@ -72,6 +72,11 @@ export class RosterSync implements EpochExchange {
   private readonly announcer: Announcer
   private readonly backoff: Backoff
   private catchingUp = false
+  /** Fetches under way; while any is, announcements wait for it to end and then tell the newest epoch once. */
+  private fetching = 0
+  private deferred: (() => Connection[]) | undefined
+  /** Inline epochs being checked, by fingerprint. */
+  private readonly inline = new Map<string, Promise<boolean>>()
   private stopped = false
 
   constructor (store: EpochStore, log: Logger, init: RosterSyncInit = {}) {
@@ -120,15 +125,25 @@ export class RosterSync implements EpochExchange {
    * or missed a deadline.
    */
   async fetchEpochs (frames: Frames, source: string, outer?: AbortSignal): Promise<'progress' | 'failed' | 'refused'> {
-    const first = AbortSignal.timeout(FIRST_RESPONSE_MS)
-    const sizes = decodeSizes((await frames.read({ signal: outer === undefined ? first : AbortSignal.any([outer, first]) })).subarray())
-    for (const size of sizes) {
-      // One epoch in memory at a time: read, check, apply, then the next.
-      const text = fromUtf8(await receiveEpoch(frames, size, outer))
-      const refusal = await this.offer(text, source)
-      if (refusal !== null && refusal !== 'roster-stale') return 'refused'
+    this.fetching++
+    try {
+      const first = AbortSignal.timeout(FIRST_RESPONSE_MS)
+      const sizes = decodeSizes((await frames.read({ signal: outer === undefined ? first : AbortSignal.any([outer, first]) })).subarray())
+      for (const size of sizes) {
+        // One epoch in memory at a time: read, check, apply, then the next.
+        const text = fromUtf8(await receiveEpoch(frames, size, outer))
+        const refusal = await this.offer(text, source)
+        if (refusal !== null && refusal !== 'roster-stale') return 'refused'
+      }
+      return 'progress'
+    } finally {
+      this.fetching--
+      const deferred = this.deferred
+      if (this.fetching === 0 && deferred !== undefined) {
+        this.deferred = undefined
+        this.announce(deferred)
+      }
     }
-    return 'progress'
   }
 
   /**
@@ -175,6 +190,11 @@ export class RosterSync implements EpochExchange {
    * each connection once instead of once each way.
    */
   announce (connections: () => Connection[]): void {
+    if (this.fetching > 0) {
+      // A chain of epochs arriving: tell peers the newest once it has all landed.
+      this.deferred = connections
+      return
+    }
     this.announcer.announce(
       () => connections().filter(c => (this.shown.get(c.id) ?? -1) < this.store.current.epoch),
       (connection, epoch) => {
@@ -271,6 +291,19 @@ export class RosterSync implements EpochExchange {
    * the store refuses, penalises the peer; the caller then falls back to pulling.
    */
   private async applyInline (request: { epoch: number, fingerprint: string, delta?: unknown }, connection: Connection): Promise<boolean> {
+    // Several peers announce the same epoch at once: it is checked once, and they all wait for that.
+    const inFlight = this.inline.get(request.fingerprint)
+    if (inFlight !== undefined) return await inFlight
+    const applying = this.applyInlineOnce(request, connection)
+    this.inline.set(request.fingerprint, applying)
+    try {
+      return await applying
+    } finally {
+      this.inline.delete(request.fingerprint)
+    }
+  }
+
+  private async applyInlineOnce (request: { epoch: number, fingerprint: string, delta?: unknown }, connection: Connection): Promise<boolean> {
     const current = this.store.current
     if (request.delta === undefined || request.epoch !== current.epoch + 1) return false
     const peerId = connection.remotePeer.toString()
