@@ -15,6 +15,11 @@ const ANNOUNCE_SETTLE_MS = 5
 /** Announcements in flight at once; the rest wait, so a node with thousands of peers is not stalled by its own fan-out. */
 const ANNOUNCE_CONCURRENCY = 32
 const ANNOUNCE_TIMEOUT_MS = 2_000
+/** A peer acknowledges an announcement by closing its end once it has handled it. */
+const ANNOUNCE_ACK_MS = 5_000
+/** Rounds for a peer whose announcement failed or went unacknowledged: the first, then retries after 1 s and 2 s. */
+const ANNOUNCE_ROUNDS = 3
+const ANNOUNCE_RETRY_MS = 1_000
 
 /**
  * Tells peers about each epoch this node accepts: once a burst of accepted epochs settles, the
@@ -28,6 +33,7 @@ export class Announcer {
   private latest: { readonly previous: Roster | null, readonly current: Roster } | undefined
   private delta: { readonly epoch: number, readonly delta: EpochDelta | undefined } | undefined
   private stopped = false
+  private readonly retries = new Set<ReturnType<typeof setTimeout>>()
   private readonly onRoster = (evt: CustomEvent<RosterUpdate>): void => { this.latest = evt.detail }
 
   constructor (store: EpochStore) {
@@ -37,17 +43,20 @@ export class Announcer {
 
   /**
    * Tells `connections()` the newest accepted epoch, once a burst of accepted epochs settles;
-   * `told` learns of each connection that took the announcement.
+   * `told` learns of each connection that acknowledged it. A connection that did not is told again,
+   * up to ANNOUNCE_ROUNDS times in all, while `connections()` still lists it.
    */
   announce (connections: () => Connection[], told: (connection: Connection, epoch: number) => void): void {
     clearTimeout(this.timer)
-    this.timer = setTimeout(() => { void this.announceNow(connections(), told) }, ANNOUNCE_SETTLE_MS)
+    this.timer = setTimeout(() => { void this.announceNow(connections, connections(), told, 1) }, ANNOUNCE_SETTLE_MS)
     unrefTimer(this.timer)
   }
 
   stop (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    for (const retry of this.retries) clearTimeout(retry)
+    this.retries.clear()
     this.store.removeEventListener('roster', this.onRoster)
   }
 
@@ -61,20 +70,39 @@ export class Announcer {
     return this.delta.delta
   }
 
-  private async announceNow (connections: readonly Connection[], told: (connection: Connection, epoch: number) => void): Promise<void> {
+  private async announceNow (list: () => Connection[], connections: readonly Connection[], told: (connection: Connection, epoch: number) => void, round: number): Promise<void> {
     const roster = this.store.current
     const message = encodeAnnounce(roster.epoch, roster.fingerprint, this.deltaOf(roster))
+    const acks: Array<Promise<Connection | undefined>> = []
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < connections.length && !this.stopped) {
         const connection = connections[next++]
-        if (connection !== undefined && await this.tell(connection, message)) told(connection, roster.epoch)
+        if (connection === undefined) continue
+        // A worker moves on once the announcement is sent; the acknowledgement is awaited apart.
+        const { acked } = await this.tell(connection, message)
+        acks.push(acked.then(ok => {
+          if (!ok) return connection
+          told(connection, roster.epoch)
+          return undefined
+        }))
       }
     }
     await Promise.all(Array.from({ length: Math.min(ANNOUNCE_CONCURRENCY, connections.length) }, worker))
+    const failed = new Set((await Promise.all(acks)).filter(c => c !== undefined))
+    if (failed.size === 0 || round >= ANNOUNCE_ROUNDS || this.stopped) return
+    // A peer that still cannot be told after the last round learns the epoch in its next handshake.
+    const retry = setTimeout(() => {
+      this.retries.delete(retry)
+      if (this.stopped || this.store.current !== roster) return
+      void this.announceNow(list, list().filter(c => failed.has(c)), told, round + 1)
+    }, ANNOUNCE_RETRY_MS * round)
+    unrefTimer(retry)
+    this.retries.add(retry)
   }
 
-  private async tell (connection: Connection, message: Uint8Array): Promise<boolean> {
+  /** Sends `message` on a new stream; resolves, once sent, to whether the peer acknowledges it. */
+  private async tell (connection: Connection, message: Uint8Array): Promise<{ acked: Promise<boolean> }> {
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     let stream: Stream | undefined
     try {
@@ -83,14 +111,30 @@ export class Announcer {
       stream = await connection.newStream(ROSTER_PROTOCOL, { signal, negotiateFully: false })
       await lpStream(stream, { maxDataLength: MAX_INLINE_DELTA_BYTES }).write(message, { signal })
       await stream.close({ signal })
-      return true
+      return { acked: acknowledged(stream) }
     } catch (err) {
-      // A peer that cannot be told learns the epoch in its next handshake.
       stream?.abort(asError(err))
-      return false
+      return { acked: Promise.resolve(false) }
     }
   }
 
+}
+
+/** Whether the peer closes its end of `stream` cleanly within ANNOUNCE_ACK_MS (it does once it has handled the announcement). */
+async function acknowledged (stream: Stream): Promise<boolean> {
+  if (stream.status === 'closed') return true
+  if (stream.status !== 'open' && stream.status !== 'closing') return false
+  return await new Promise<boolean>(resolve => {
+    const timer = setTimeout(() => {
+      stream.abort(new Error('fedgate: roster announcement not acknowledged'))
+      resolve(false)
+    }, ANNOUNCE_ACK_MS)
+    unrefTimer(timer)
+    stream.addEventListener('close', evt => {
+      clearTimeout(timer)
+      resolve(evt.error === undefined)
+    }, { once: true })
+  })
 }
 
 function asError (err: unknown): Error {

@@ -61,6 +61,26 @@ describe('roster propagation between admitted peers', () => {
     assert.equal(await metricValue(c, 'fedgate_roster_announcements_total', { direction: 'sent' }), 0, 'val-c does not tell val-b back')
   })
 
+  it('a peer that does not acknowledge an announcement is told again', async () => {
+    const [a, b] = await Promise.all(['val-a', 'val-b'].map(async n => fed.startNode(n)))
+    if (a === undefined || b === undefined) throw new Error('two nodes expected')
+    await b.dial(addrOf(a))
+    await eventually(() => a.peers().length === 1, 'val-a to admit val-b')
+    // val-b takes the first announcement and never closes it (a stalled or overloaded peer); it
+    // closes the next one at once, which acknowledges it.
+    const streams: Stream[] = []
+    await b.libp2p.unhandle(ROSTER_PROTOCOL)
+    await b.libp2p.handle(ROSTER_PROTOCOL, async (stream: Stream) => {
+      streams.push(stream)
+      if (streams.length > 1) await stream.close()
+    })
+    await fed.publishEpoch(r => allowProtocol(r, '/chain/retry/1.0.0', ['validator']), { nodes: ['val-a'] })
+    await eventually(() => streams.length >= 2, 'val-a to announce again', 20_000)
+    await eventually(async () => await metricValue(a, 'fedgate_roster_announcements_total', { direction: 'sent' }) === 1, 'the second announcement to be acknowledged')
+    assert.equal(streams.length, 2, 'told again once, not more')
+    assert.equal(streams[0]?.status, 'reset', 'the unacknowledged stream was given up')
+  })
+
   it('a node that starts on an older epoch fetches the ones it lacks from the peer it connects to, over several requests', async () => {
     const old = fed.roster
     const a = await fed.startNode('val-a')
