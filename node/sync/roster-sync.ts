@@ -11,8 +11,9 @@ import { Announcer } from './announcer.ts'
 import { Backoff } from './backoff.ts'
 import { applyDelta, type EpochDelta } from './delta.ts'
 import { EpochCache } from './epoch-cache.ts'
+import { Puller } from './puller.ts'
 import {
-  decodeRequest, decodeSizes, encodePull, encodeSizes, FIRST_RESPONSE_MS, MAX_EPOCHS_PER_PULL, MAX_FRAME_BYTES, receiveEpoch,
+  decodeRequest, decodeSizes, encodeSizes, FIRST_RESPONSE_MS, MAX_EPOCHS_PER_PULL, MAX_FRAME_BYTES, receiveEpoch,
   ROSTER_PROTOCOL, sendEpoch, type Frames
 } from './wire.ts'
 
@@ -22,13 +23,6 @@ export const MAX_INBOUND_SYNC_STREAMS = 2
 export const MAX_CONCURRENT_PULLS = 4
 /** A peer whose pull failed, made no progress, or served a refused epoch is not pulled from for this long. */
 export const PEER_BACKOFF_MS = 60_000
-
-interface Claim {
-  readonly epoch: number
-  readonly connection: Connection
-  readonly memberId: string
-  readonly peerId: string
-}
 
 export interface RosterSyncInit {
   /** Counts pulls by result (fedgate_roster_sync_pulls_total). */
@@ -60,17 +54,15 @@ export class RosterSync implements EpochExchange {
   readonly maxInboundStreams = MAX_INBOUND_SYNC_STREAMS
   private readonly store: EpochStore
   private readonly log: Logger
-  private readonly maxConcurrentPulls: number
   private readonly backoffMs: number
   private readonly clock: () => number
   private readonly metrics: FedgateMetrics | undefined
   private readonly cache: EpochCache
-  private readonly claims = new Map<string, Claim>()
   /** The newest epoch each connection (by id) has shown it holds: in its hello, an announcement, or by taking ours. */
   private readonly shown = new Map<string, number>()
-  private readonly pulling = new Set<string>()
   private readonly announcer: Announcer
   private readonly backoff: Backoff
+  private readonly puller: Puller
   private catchingUp = false
   /** Fetches under way; while any is, announcements wait for it to end and then tell the newest epoch once. */
   private fetching = 0
@@ -82,13 +74,21 @@ export class RosterSync implements EpochExchange {
   constructor (store: EpochStore, log: Logger, init: RosterSyncInit = {}) {
     this.store = store
     this.log = log
-    this.maxConcurrentPulls = init.maxConcurrentPulls ?? MAX_CONCURRENT_PULLS
     this.backoffMs = init.backoffMs ?? PEER_BACKOFF_MS
     this.clock = init.clock ?? Date.now
     this.metrics = init.metrics
     this.cache = new EpochCache(store)
     this.announcer = new Announcer(store)
     this.backoff = new Backoff(this.clock)
+    this.puller = new Puller({
+      store,
+      log,
+      metrics: this.metrics,
+      backoff: this.backoff,
+      maxConcurrentPulls: init.maxConcurrentPulls ?? MAX_CONCURRENT_PULLS,
+      fetch: async (frames, source) => await this.fetchEpochs(frames, source),
+      penalise: (key, claimed, outcome) => { this.penalise(key, claimed, outcome) }
+    })
   }
 
   /** Answers a peer: sends the epochs it pulls, or notes the epoch it announces. */
@@ -170,17 +170,12 @@ export class RosterSync implements EpochExchange {
   /** Notes that `connection` (of member `memberId`) runs `epoch`, and pulls when that is newer than the accepted roster. */
   want (epoch: number, connection: Connection, memberId: string): void {
     this.noteShown(connection, epoch)
-    if (this.stopped || epoch <= this.store.current.epoch) return
-    const claim = this.claims.get(connection.id)
-    if (claim === undefined || epoch > claim.epoch) {
-      this.claims.set(connection.id, { epoch, connection, memberId, peerId: connection.remotePeer.toString() })
-    }
-    this.schedule()
+    this.puller.want(epoch, connection, memberId)
   }
 
   /** Forgets what a closed connection claimed. */
   forget (connection: Connection): void {
-    this.claims.delete(connection.id)
+    this.puller.forget(connection)
     this.shown.delete(connection.id)
   }
 
@@ -212,70 +207,8 @@ export class RosterSync implements EpochExchange {
   stop (): void {
     this.stopped = true
     this.announcer.stop()
-    this.claims.clear()
+    this.puller.stop()
     this.shown.clear()
-  }
-
-  /** Starts pulls from members that hold usable claims, up to the concurrency limit. */
-  private schedule (): void {
-    const current = this.store.current.epoch
-    const best = new Map<string, Claim>()
-    for (const [id, claim] of this.claims) {
-      if (claim.epoch <= current || claim.connection.status !== 'open') this.claims.delete(id)
-      else if (this.backoff.holds(claim.peerId)) {
-        this.claims.delete(id)
-        this.metrics?.rosterSyncPulls.inc({ result: 'ignored' })
-      } else if (this.pulling.has(claim.memberId)) continue
-      else if ((best.get(claim.memberId)?.epoch ?? -1) < claim.epoch) best.set(claim.memberId, claim)
-    }
-    const members = [...best.keys()]
-    while (this.pulling.size < this.maxConcurrentPulls && members.length > 0) {
-      const [memberId] = members.splice(Math.floor(Math.random() * members.length), 1)
-      const claim = memberId === undefined ? undefined : best.get(memberId)
-      if (claim === undefined) continue
-      this.pulling.add(claim.memberId)
-      this.pullFrom(claim)
-        .catch(err => { logEvent(this.log, 'warn', 'roster-sync-failed', { peerId: claim.peerId, err: String(err) }, 'roster sync stopped for a peer') })
-        .finally(() => {
-          this.pulling.delete(claim.memberId)
-          if (!this.stopped) this.schedule()
-        })
-    }
-  }
-
-  /** Pulls from one claimant until its claim is met, it stops making progress, or it fails. */
-  private async pullFrom (claim: Claim): Promise<void> {
-    for (;;) {
-      const before = this.store.current.epoch
-      if (this.stopped || claim.epoch <= before || claim.connection.status !== 'open') return
-      const outcome = await this.pull(claim.connection, before)
-      this.metrics?.rosterSyncPulls.inc({ result: outcome === 'progress' ? 'delivered' : outcome })
-      if (this.store.current.epoch >= claim.epoch) return
-      if (outcome === 'progress' && this.store.current.epoch > before) continue
-      // The peer claimed an epoch it did not deliver: its claim is worth nothing, and it waits.
-      this.claims.delete(claim.connection.id)
-      this.penalise(claim.peerId, claim.epoch, outcome)
-      return
-    }
-  }
-
-  /** One pull from `connection`: `progress` when every epoch it sent was usable, else why not. */
-  private async pull (connection: Connection, after: number): Promise<'progress' | 'failed' | 'refused'> {
-    const peerId = connection.remotePeer.toString()
-    let stream: Stream | undefined
-    try {
-      stream = await connection.newStream(ROSTER_PROTOCOL, { signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
-      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-      await lp.write(encodePull(after), { signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
-      const outcome = await this.fetchEpochs(lp, `peer ${peerId}`)
-      if (outcome === 'refused') stream.abort(new Error('fedgate: peer served a refused epoch'))
-      else await stream.close({ signal: AbortSignal.timeout(FIRST_RESPONSE_MS) })
-      return outcome
-    } catch (err) {
-      stream?.abort(asError(err))
-      logEvent(this.log, 'warn', 'roster-sync-failed', { peerId, err: String(err) }, 'could not fetch roster epochs from a peer')
-      return 'failed'
-    }
   }
 
   /** Offers an epoch to the store; a large one is checked off the main thread first. */
