@@ -5,6 +5,7 @@ import {
 } from '../daemon/index.ts'
 import { request } from './admin-request.ts'
 import { CliError, EXIT_REFUSED, EXIT_USAGE, printJson, printLine, printRows } from './io.ts'
+import { registerNodeReset } from './node-reset.ts'
 import { registerPublish } from './publish.ts'
 
 /** Reading `/status` should be instant; a node that does not answer within this is reported. */
@@ -63,6 +64,7 @@ export function registerNodeCommands (program: Command): void {
       else printStatus(report)
     })
 
+  registerNodeReset(node)
   registerPublish(program)
 }
 

@@ -249,7 +249,7 @@ async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: 
     await store.close()
     const stored = store.current.federation
     throw new DaemonStartError(`${config.roster}: refused: federation-mismatch: ${fileRefusal.message}; the data directory ${config.dataDir} holds the epochs of ${JSON.stringify(stored)} this node accepted earlier`,
-      `point "roster" (--roster) at a roster of ${JSON.stringify(stored)}; or, if this node now belongs to the other federation, move the data directory away (mv ${config.dataDir} ${config.dataDir}.old) and start again`)
+      `point "roster" (--roster) at a roster of ${JSON.stringify(stored)}; or, if this node now belongs to the other federation, set the data directory aside (fedgate node reset --data-dir ${config.dataDir}) and start again`)
   }
   return { store, fileRefusal }
 }

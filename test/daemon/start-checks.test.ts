@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { allowProtocol, revoke, signRoster, type Roster } from '../../membership/index.ts'
 import { createFederationBuilder, writeRosterFile } from '../../node/builder/index.ts'
 import { ADMIN_ADDR_FILE, type StatusDocument } from '../../node/daemon/index.ts'
+import type { NodeResetReport } from '../../node/cli/node-reset.ts'
 import { assertFails } from '../cli/run.ts'
 import { eventually, Federation, fedgate, FedgateProcess } from './federation.ts'
 
@@ -76,7 +77,7 @@ describe('fedgate node start: checks before storing; the roster file follows acc
     const line = assertFails(await fedgate('node', 'start', '--config', join(dir, 'val-a.json')), 1)
     assert.match(line, /federation-mismatch/)
     assert.ok(line.includes(`the data directory ${dataDir('val-a')} holds the epochs of "daemon-fed"`), line)
-    assert.ok(line.includes(`mv ${dataDir('val-a')} ${dataDir('val-a')}.old`), line)
+    assert.ok(line.includes(`fedgate node reset --data-dir ${dataDir('val-a')}`), line)
     await configFor('val-a')
   })
 
@@ -120,5 +121,26 @@ describe('fedgate node start: checks before storing; the roster file follows acc
     assert.equal((await status(admin)).rosterEpoch, 3)
     assert.equal(await readFile(rosterOf('val-a'), 'utf8'), draft.encode())
     assert.equal(await process.stop(), 0)
+  })
+
+  it('node reset refuses while the node runs, then sets the data directory aside; the next start pins the roster file', async () => {
+    await writeRosterFile(rosterOf('val-a'), fed.roster)
+    const { process } = await start('val-a')
+    assert.match(process.stderr, /roster epoch 3$/m)
+    assert.match(assertFails(await fedgate('node', 'reset', '--data-dir', dataDir('val-a')), 1), /is running/)
+    assert.equal(await process.stop(), 0)
+
+    const reset = await fedgate('node', 'reset', '--data-dir', dataDir('val-a'), '--json')
+    assert.equal(reset.code, 0, reset.stderr)
+    const { movedTo } = JSON.parse(reset.stdout) as NodeResetReport
+    assert.equal((await readdir(join(movedTo, 'epochs'))).length, 3, 'the data directory set aside keeps every epoch')
+    assert.deepEqual(await storedEpochs('val-a'), [])
+    // The node rewrote its roster file to epoch 3 at the start above; the operator puts epoch 1 back.
+    assert.equal(await readFile(rosterOf('val-a'), 'utf8'), (await readFile(join(movedTo, 'epochs', '0000000000000003.json'), 'utf8')))
+    await writeRosterFile(rosterOf('val-a'), fed.roster)
+    const fresh = await start('val-a')
+    assert.match(fresh.process.stderr, /roster epoch 1$/m)
+    assert.equal(await fresh.process.stop(), 0)
+    assert.match(assertFails(await fedgate('node', 'reset', '--data-dir', join(dir, 'absent')), 1), /no such data directory/)
   })
 })
