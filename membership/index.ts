@@ -22,7 +22,8 @@ export {
   type Member, type Revocation, type AdminSet, type RosterSignature, type RosterDocument, type RosterHead
 } from './roster.ts'
 export {
-  initRoster, addMember, removeMember, revoke, allowProtocol, setPolicy, setAdmins, signRoster, type InitRosterOptions
+  initRoster, addMember, removeMember, revoke, allowProtocol, setPolicy, setAdmins, signRoster, updateMember, unrevoke,
+  type InitRosterOptions, type MemberUpdate
 } from './roster-edit.ts'
 export { diffRosters, type RosterDiff, type MemberChange, type PolicyChange } from './roster-diff.ts'
 export {

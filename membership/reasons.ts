@@ -112,7 +112,7 @@ export const REASONS = {
   'threshold-not-met': {
     stage: 'roster',
     meaning: 'fewer valid admin signatures than the admin threshold of the accepted epoch',
-    fix: 'collect more signatures with fedgate roster sign --key ADMIN_KEY'
+    fix: 'collect more signatures by the admins of the epoch the node runs (fedgate roster sign --key ADMIN_KEY --previous FILE counts them); a node more than one epoch behind an admin change needs the epochs in between first (fedgate roster publish EPOCH_FILE… or a folder of them)'
   },
   'untrusted-root': {
     stage: 'roster',

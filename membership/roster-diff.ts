@@ -2,7 +2,7 @@ import type { AdminSet, Member, Revocation, Roster } from './roster.ts'
 
 export interface MemberChange {
   readonly id: string
-  readonly fields: readonly string[]
+  readonly fields: ReadonlyArray<keyof Member>
   readonly before: Member
   readonly after: Member
 }
@@ -24,6 +24,10 @@ export interface RosterDiff {
   readonly unrevoked: readonly Revocation[]
   readonly policy: readonly PolicyChange[]
   readonly admins: { readonly before: AdminSet, readonly after: AdminSet } | null
+  /** Admin keys the new epoch adds to the admin set. */
+  readonly adminsAdded: readonly string[]
+  /** Admin keys the new epoch removes from the admin set. */
+  readonly adminsRemoved: readonly string[]
   /** Members whose connections the new epoch drops or narrows: removed, revoked, or losing roles. */
   readonly drops: readonly string[]
 }
@@ -77,6 +81,8 @@ export function diffRosters (before: Roster, after: Roster): RosterDiff {
     unrevoked,
     policy,
     admins: adminsChanged ? { before: before.document.admins, after: after.document.admins } : null,
+    adminsAdded: after.document.admins.keys.filter(k => !before.document.admins.keys.includes(k)),
+    adminsRemoved: before.document.admins.keys.filter(k => !after.document.admins.keys.includes(k)),
     drops: [...drops].sort()
   }
 }

@@ -65,6 +65,33 @@ export function revoke (roster: Roster, revocation: Revocation, now = Date.now()
   return edit(roster, now, d => { d.revoked = [...d.revoked, revocation] })
 }
 
+/** What `updateMember` may change; fields left undefined keep their value. */
+export interface MemberUpdate {
+  readonly roles?: readonly string[]
+  readonly key?: string
+  readonly org?: string
+  readonly addrs?: readonly string[]
+  readonly maxConnections?: number
+}
+
+/** Changes fields of a listed member, keeping its id and everything not named in `update`. */
+export function updateMember (roster: Roster, id: string, update: MemberUpdate, now = Date.now()): Roster {
+  const member = roster.members.get(id)
+  if (member === undefined) throw new RosterEditError(`no member ${JSON.stringify(id)} in the roster`)
+  const changes = stripUndefined(update)
+  if (Object.keys(changes).length === 0) throw new RosterEditError(`nothing to change for member ${JSON.stringify(id)}`)
+  const unchanged = Object.entries(changes).every(([k, v]) => JSON.stringify(member[k as keyof Member]) === JSON.stringify(v))
+  if (unchanged) throw new RosterEditError(`member ${JSON.stringify(id)} already has these values`)
+  return edit(roster, now, d => { d.members = d.members.map(m => m.id === id ? inFileOrder({ ...m, ...changes }) : m) })
+}
+
+/** Removes a revocation, so what it named may be admitted again. */
+export function unrevoke (roster: Roster, revocation: Revocation, now = Date.now()): Roster {
+  const key = JSON.stringify(revocation)
+  if (!roster.document.revoked.some(r => JSON.stringify(r) === key)) throw new RosterEditError(`not revoked: ${key}`)
+  return edit(roster, now, d => { d.revoked = d.revoked.filter(r => JSON.stringify(r) !== key) })
+}
+
 /** Sets the roles allowed to open `protocol` (replacing any earlier entry). */
 export function allowProtocol (roster: Roster, protocol: string, roles: readonly string[], now = Date.now()): Roster {
   return edit(roster, now, d => {
@@ -91,6 +118,11 @@ export function signRoster (roster: Roster, admin: SigningKey): Roster {
   if (roster.document.signatures.some(s => s.key === admin.publicKey)) throw new RosterEditError(`admin ${admin.publicKey} already signed epoch ${roster.epoch}`)
   const sig = signMessage(roster.signingMessage, admin.secretKey)
   return Roster.fromJSON({ ...roster.document, signatures: [...roster.document.signatures, { key: admin.publicKey, sig }] })
+}
+
+/** A member's fields in the order the file shows them: id, org, roles, key, addrs, maxConnections. */
+function inFileOrder (m: Member): Member {
+  return stripUndefined({ id: m.id, org: m.org, roles: m.roles, key: m.key, addrs: m.addrs, maxConnections: m.maxConnections })
 }
 
 function stripUndefined<T extends object> (value: T): T {

@@ -312,6 +312,10 @@ export function acceptRoster (current: RosterHead | null, next: Roster, verify: 
   if (valid.length < admins.threshold) {
     const whose = current === null ? 'its own admin set (genesis)' : `the admin set of accepted epoch ${current.epoch}`
     const extra = outsiders.length > 0 ? `; ${outsiders.length} signature(s) are by keys outside that admin set and do not count` : ''
-    throw new RosterRefusedError('threshold-not-met', `epoch ${next.epoch} has ${valid.length} valid signature(s), ${whose} requires ${admins.threshold}${extra}`)
+    // Past a gap, the signers may be admins that a skipped epoch appointed: then that epoch is what is missing.
+    const gap = current !== null && next.epoch > current.epoch + 1
+      ? `; epoch${next.epoch > current.epoch + 2 ? `s ${current.epoch + 1} to ${next.epoch - 1} are` : ` ${current.epoch + 1} is`} missing here: if the admins changed in between, apply the missing epochs first, in order`
+      : ''
+    throw new RosterRefusedError('threshold-not-met', `epoch ${next.epoch} has ${valid.length} valid signature(s), ${whose} requires ${admins.threshold}${extra}${gap}`)
   }
 }

@@ -22,6 +22,8 @@ export const EVENTS = {
   'tunnel-open': { audit: true, meaning: 'a tunnel opened: a local TCP connection carried over a libp2p stream to or from a member (sidecar expose and forward), with the member id and the service' },
   'tunnel-close': { audit: true, meaning: 'a tunnel closed, with the member id, the service, the bytes moved each way and the reason code' },
   'tunnel-refused': { audit: true, meaning: 'a tunnel could not open (unknown member, no reachable node, protocol not allowed, target unreachable, ...), with the reason code; a forward closes its local connection' },
+  'roster-file-updated': { audit: false, meaning: 'the roster file was rewritten to an epoch accepted from elsewhere (publish, a peer), so it reads as the node runs' },
+  'roster-file-not-updated': { audit: false, meaning: 'the roster file could not be rewritten to the accepted epoch (not writable, or not a roster); the epoch is in force and stored anyway' },
   'credential-renewal-failed': { audit: false, meaning: 'a renewed credential could not be pushed to a peer' },
   'credential-watch-error': { audit: false, meaning: 'watching the credential file failed' },
   'roster-watch-error': { audit: false, meaning: 'watching or reading the roster file failed' },

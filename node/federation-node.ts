@@ -140,7 +140,8 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
   const store = init.roster instanceof RosterStore
     ? init.roster
     : new RosterStore({ ...init.roster, log: log.child({ component: 'roster' }) as StoreLogger })
-  if (ownsStore) await store.open()
+  // Nothing reaches the data directory until the key, the credential and libp2p have all passed.
+  if (ownsStore) await store.open({ deferWrites: true })
   const metrics = init.metrics ?? new FedgateMetrics()
   let gate: FederationGate<RosterStore>
   try {
@@ -161,7 +162,7 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
     throw err
   }
   const federation = withFederation(gate, init)
-  let libp2p: Libp2p
+  let libp2p: Libp2p | undefined
   try {
     libp2p = await createLibp2p({
       ...federation,
@@ -175,7 +176,9 @@ export async function createFederationNode (init: FederationNodeInit): Promise<F
       // fedgate's service comes first, so the guard is in place before any other service registers a handler.
       services: { ...federation.services, ...init.libp2p?.services }
     })
+    if (ownsStore) await store.commit()
   } catch (err) {
+    await libp2p?.stop()
     if (ownsStore) await store.close()
     throw err
   }

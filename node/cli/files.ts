@@ -40,10 +40,11 @@ export async function saveRoster (file: string, roster: Roster, opts: { create?:
 }
 
 /**
- * Loads the roster in `file`, applies `change` and writes the result back. Membership errors from
- * the edit are reported against the file; the file is untouched when the edit fails.
+ * Loads the roster in `file`, applies `change` and writes the result back, or to `out` (so the
+ * epoch in `file` stays on disk). Membership errors from the edit are reported against the file;
+ * nothing is written when the edit fails.
  */
-export async function editRoster (file: string, change: (roster: Roster) => Roster): Promise<Roster> {
+export async function editRoster (file: string, change: (roster: Roster) => Roster, out: string = file): Promise<Roster> {
   const before = await loadRoster(file)
   let after: Roster
   try {
@@ -52,7 +53,7 @@ export async function editRoster (file: string, change: (roster: Roster) => Rost
     // The roster was valid before the edit, so a format error comes from an option value.
     throw attributeToOptions(file, err)
   }
-  await saveRoster(file, after)
+  await saveRoster(out, after)
   return after
 }
 

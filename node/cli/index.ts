@@ -4,6 +4,8 @@ import { EXIT_OK, reportError, tolerateClosedOutput } from './io.ts'
 export { buildProgram } from './program.ts'
 export { registerKeygen, type KeygenResult } from './keygen.ts'
 export { registerRoster, type RosterVerdict, type RosterEditReport } from './roster.ts'
+export type { RosterSignReport } from './roster-sign.ts'
+export type { RosterShowReport } from './roster-show.ts'
 export { registerCredential, type CredentialReport } from './credential.ts'
 export { CliError, UsageError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './io.ts'
 

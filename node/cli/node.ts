@@ -1,17 +1,15 @@
-import { readFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
-import { MAX_ROSTER_BYTES, reasonFix } from '../../membership/index.ts'
 import {
-  adminAddress, ConfigError, DaemonStartError, DEFAULT_ADMIN, formatHostPort, humanDuration, loadDaemonConfig, LOG_LEVELS, runDaemon, timeLeft,
-  type DaemonFlags, type PublishDocument, type StatusDocument
+  ConfigError, DaemonStartError, DEFAULT_ADMIN, humanDuration, loadDaemonConfig, LOG_LEVELS, runDaemon, timeLeft,
+  type DaemonFlags, type StatusDocument
 } from '../daemon/index.ts'
-import { readSecretFile } from '../files/secret-file.ts'
+import { request } from './admin-request.ts'
 import { CliError, EXIT_REFUSED, EXIT_USAGE, printJson, printLine, printRows } from './io.ts'
+import { registerNodeReset } from './node-reset.ts'
+import { registerPublish } from './publish.ts'
 
 /** Reading `/status` should be instant; a node that does not answer within this is reported. */
 const STATUS_TIMEOUT_MS = 10_000
-/** Publishing verifies every signature of the epoch, which takes a while for large rosters. */
-const PUBLISH_TIMEOUT_MS = 120_000
 /** Refusals the human `node status` output lists (newest first); `--json` has all the node returns. */
 const REFUSALS_SHOWN = 10
 /** After a clean stop (log flushed, peers told), libp2p leftovers holding the event loop get this long before the process exits. */
@@ -66,89 +64,15 @@ export function registerNodeCommands (program: Command): void {
       else printStatus(report)
     })
 
-  const roster = program.commands.find(c => c.name() === 'roster') ?? program.command('roster').description('roster epochs')
-  roster.command('publish')
-    .description('hand a signed roster epoch to a running node (POST /roster); exit 1 if the node refuses it')
-    .argument('<file>', 'roster file')
-    .option('--admin <host:port>', 'the node\'s admin endpoint', DEFAULT_ADMIN)
-    .option('--admin-token <file>', 'file holding the bearer token the node requires (its config\'s adminToken)')
-    .option('--json', 'print the node\'s answer as one JSON document')
-    .action(async (file: string, opts: { admin: string, adminToken?: string, json?: boolean }) => {
-      const text = await readRosterText(file)
-      const token = opts.adminToken === undefined ? undefined : await readSecretFile(opts.adminToken).catch((err: unknown) => { throw new CliError(err instanceof Error ? err.message : String(err)) })
-      const { status, doc } = await request(opts.admin, '/roster', { method: 'POST', body: text, timeoutMs: PUBLISH_TIMEOUT_MS, ...(token === undefined ? {} : { token }) })
-      const answer = doc as PublishDocument
-      if (status === 401) throw new CliError(`admin endpoint ${opts.admin}: the node requires a bearer token for POST /roster`, { fix: 'pass --admin-token FILE, the file the node config\'s adminToken names' })
-      if ((status !== 200 && status !== 409 && status !== 413) || typeof answer.accepted !== 'boolean') {
-        throw new CliError(`admin endpoint ${opts.admin}: /roster answered HTTP ${status}`, { fix: 'check that --admin points at a fedgate node' })
-      }
-      if (opts.json === true) printJson(answer)
-      if (!answer.accepted) {
-        const detail = answer.message.startsWith(`${answer.code}:`) ? answer.message : `${answer.code}: ${answer.message}`
-        throw new CliError(`${file}: refused by the node at ${opts.admin}: ${detail}`, { exitCode: EXIT_REFUSED, fix: reasonFix(answer.code) })
-      }
-      if (opts.json !== true) {
-        printLine(answer.alreadyInForce
-          ? `${file}: epoch ${answer.epoch} was already in force on the node at ${opts.admin}; nothing changed`
-          : `${file}: epoch ${answer.epoch} accepted by the node at ${opts.admin}`)
-      }
-    })
+  registerNodeReset(node)
+  registerPublish(program)
 }
 
 /** Config and start errors become the CLI's one error line with the fix; others pass through. */
-function cliErrorOf (err: unknown): unknown {
+export function cliErrorOf (err: unknown): unknown {
   if (err instanceof ConfigError) return new CliError(err.message, { exitCode: err.usage ? EXIT_USAGE : EXIT_REFUSED, fix: err.fix })
   if (err instanceof DaemonStartError) return new CliError(err.message, err.fix === undefined ? {} : { fix: err.fix })
   return err
-}
-
-async function readRosterText (file: string): Promise<string> {
-  let bytes: Buffer
-  try {
-    bytes = await readFile(file)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new CliError(`${file}: ${code === 'ENOENT' ? 'no such roster file' : `cannot read roster file (${code ?? String(err)})`}`, { fix: 'check the path' })
-  }
-  if (bytes.length > MAX_ROSTER_BYTES) throw new CliError(`${file}: ${bytes.length} bytes, a roster is at most ${MAX_ROSTER_BYTES}`, { fix: reasonFix('malformed') })
-  return bytes.toString('utf8')
-}
-
-/** One request to a node's admin endpoint; an unreachable endpoint is one clear error line. */
-async function request (admin: string, path: string, init: { method: 'GET' | 'POST', body?: string, token?: string, timeoutMs: number }): Promise<{ status: number, doc: object }> {
-  let address
-  try {
-    address = adminAddress(admin, `--admin ${admin}`, true)
-  } catch (err) {
-    throw cliErrorOf(err)
-  }
-  const url = `http://${formatHostPort(address)}${path}`
-  let response: Response
-  try {
-    response = await fetch(url, {
-      method: init.method,
-      signal: AbortSignal.timeout(init.timeoutMs),
-      ...(init.body === undefined ? {} : { body: init.body, headers: { 'content-type': 'application/json', ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }) } })
-    })
-  } catch (err) {
-    throw new CliError(`admin endpoint ${admin}: unreachable (${networkCode(err)})`, {
-      fix: `check that the node runs (fedgate node start) and pass the admin address from its config with --admin HOST:PORT (default ${DEFAULT_ADMIN})`
-    })
-  }
-  const text = await response.text()
-  try {
-    const doc: unknown = JSON.parse(text)
-    if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) return { status: response.status, doc }
-  } catch {
-    // Not JSON: reported below.
-  }
-  throw new CliError(`admin endpoint ${admin}: ${path} answered HTTP ${response.status} without a JSON document`, { fix: 'check that --admin points at a fedgate node' })
-}
-
-function networkCode (err: unknown): string {
-  if (err instanceof Error && err.name === 'TimeoutError') return 'no answer in time'
-  const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined
-  return cause?.code ?? (err instanceof Error ? err.message : String(err))
 }
 
 function printStatus (s: StatusDocument): void {

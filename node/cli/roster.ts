@@ -1,14 +1,17 @@
 import { Option, type Command } from 'commander'
 import {
   acceptRoster, addMember, allowProtocol, countSignatures, diffRosters, initRoster, removeMember, revoke,
-  signRoster, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster,
-  type RosterDiff
+  RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster
 } from '../../membership/index.ts'
-import { readKeyFile } from '../files/key-file.ts'
-import { attributeToOptions, CliError, printJson, printLine, printResult, UsageError, type Rows } from './io.ts'
+import { attributeToOptions, CliError, printResult, UsageError } from './io.ts'
 import { editRoster, loadRoster, publicKeyOf, saveRoster } from './files.ts'
 import { collect, peerId, positiveInt, roleList } from './options.ts'
-import { closeMatches } from './suggest.ts'
+import { assertMember, describeRevocation, diffRows, printEdit, revocationOf } from './roster-report.ts'
+import { registerRosterGovernance } from './roster-govern.ts'
+import { registerRosterSigning } from './roster-sign.ts'
+import { registerRosterShow } from './roster-show.ts'
+
+export type { RosterEditReport } from './roster-report.ts'
 
 /** What `roster verify --json` prints. */
 export interface RosterVerdict {
@@ -21,23 +24,6 @@ export interface RosterVerdict {
   threshold: number
   code?: ReasonCode
   message?: string
-}
-
-/** What `roster init|add-member|remove-member|revoke|allow|sign --json` print: the file after the command. */
-export interface RosterEditReport {
-  file: string
-  federation: string
-  epoch: number
-  /** Whether the epoch carries any signature (an edit of a signed epoch starts the next one unsigned). */
-  signed: boolean
-  /** Signatures the epoch carries. */
-  signatures: number
-  /** Signatures its own admin set requires (the previous epoch's admins decide whether nodes accept it). */
-  threshold: number
-  /** Whether valid signatures by its own admin set meet that threshold. */
-  thresholdMet: boolean
-  /** What the command did, in words. */
-  change: string
 }
 
 /**
@@ -80,8 +66,9 @@ export function registerRoster (program: Command): Command {
     .option('--org <org>', 'organisation running the member')
     .option('--addr <multiaddr>', 'address to dial the member at; repeat for several', collect)
     .option('--max-connections <n>', 'connections the member may hold on one node', positiveInt)
+    .option('--out <file>', 'write the edited epoch to this file, leaving FILE as it was')
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { id: string, roles: string[], key: string, org?: string, addr?: string[], maxConnections?: number, json?: boolean }) => {
+    .action(async (file: string, opts: { id: string, roles: string[], key: string, org?: string, addr?: string[], maxConnections?: number, out?: string, json?: boolean }) => {
       const member: Member = {
         id: opts.id,
         roles: opts.roles,
@@ -90,21 +77,22 @@ export function registerRoster (program: Command): Command {
         ...(opts.addr !== undefined ? { addrs: opts.addr } : {}),
         ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {})
       }
-      const edited = await editRoster(file, r => addMember(r, member))
-      printEdit(opts.json, file, edited, `added member ${member.id} (${member.roles.join(',')})`)
+      const edited = await editRoster(file, r => addMember(r, member), opts.out)
+      printEdit(opts.json, opts.out ?? file, edited, `added member ${member.id} (${member.roles.join(',')})`)
     })
 
   roster.command('remove-member')
     .description('remove a member; its nodes are dropped once the epoch is accepted')
     .argument('<file>', 'roster file')
     .requiredOption('--id <id>', 'member id')
+    .option('--out <file>', 'write the edited epoch to this file, leaving FILE as it was')
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { id: string, json?: boolean }) => {
+    .action(async (file: string, opts: { id: string, out?: string, json?: boolean }) => {
       const edited = await editRoster(file, r => {
         assertMember(file, r, opts.id, 'check the id')
         return removeMember(r, opts.id)
-      })
-      printEdit(opts.json, file, edited, `removed member ${opts.id}`)
+      }, opts.out)
+      printEdit(opts.json, opts.out ?? file, edited, `removed member ${opts.id}`)
     })
 
   roster.command('revoke')
@@ -114,16 +102,17 @@ export function registerRoster (program: Command): Command {
     .addOption(new Option('--peer <peerId>', 'revoke a node key').argParser(peerId).conflicts(['member', 'credential']))
     .addOption(new Option('--credential <fingerprint>', 'revoke one credential (fedgate credential inspect prints its fingerprint)').conflicts(['member', 'peer']))
     .option('--force', 'revoke a member id the roster does not list (yet), e.g. to refuse it in advance')
+    .option('--out <file>', 'write the edited epoch to this file, leaving FILE as it was')
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { member?: string, peer?: string, credential?: string, force?: boolean, json?: boolean }) => {
+    .action(async (file: string, opts: { member?: string, peer?: string, credential?: string, force?: boolean, out?: string, json?: boolean }) => {
       const revocation = revocationOf(opts)
       const edited = await editRoster(file, r => {
         if ('member' in revocation && opts.force !== true) {
           assertMember(file, r, revocation.member, 'check the id, or add --force to revoke an id the roster does not list (yet)')
         }
         return revoke(r, revocation)
-      })
-      printEdit(opts.json, file, edited, `revoked ${describeRevocation(revocation)}`)
+      }, opts.out)
+      printEdit(opts.json, opts.out ?? file, edited, `revoked ${describeRevocation(revocation)}`)
     })
 
   roster.command('allow')
@@ -131,32 +120,11 @@ export function registerRoster (program: Command): Command {
     .argument('<file>', 'roster file')
     .requiredOption('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0')
     .requiredOption('--roles <r[,r]>', 'roles allowed to open it', roleList)
+    .option('--out <file>', 'write the edited epoch to this file, leaving FILE as it was')
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { protocol: string, roles: string[], json?: boolean }) => {
-      const edited = await editRoster(file, r => allowProtocol(r, opts.protocol, opts.roles))
-      printEdit(opts.json, file, edited, `${opts.protocol} allowed for ${opts.roles.join(',')}`)
-    })
-
-  roster.command('sign')
-    .description('add one admin signature to the roster epoch')
-    .argument('<file>', 'roster file')
-    .requiredOption('--key <file>', 'admin key file')
-    .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { key: string, json?: boolean }) => {
-      const admin = await readKeyFile(opts.key, 'admin')
-      const signed = await editRoster(file, r => signRoster(r, admin))
-      if (opts.json === true) {
-        printJson(editReport(file, signed, `signed by ${admin.publicKey}`))
-        return
-      }
-      const { valid } = countSignatures(signed, signed.document.admins)
-      const { threshold } = signed.document.admins
-      const outsider = signed.document.admins.keys.includes(admin.publicKey)
-        ? ''
-        : '; this key is not in the epoch\'s own admin set, so it counts only toward the previous epoch\'s admins'
-      const missing = threshold - valid.length
-      const progress = missing > 0 ? `needs ${missing} more` : 'threshold met'
-      printLine(`${file}: epoch ${signed.epoch}, signed by ${admin.publicKey}; ${valid.length} of ${threshold} required signatures (${progress})${outsider}`)
+    .action(async (file: string, opts: { protocol: string, roles: string[], out?: string, json?: boolean }) => {
+      const edited = await editRoster(file, r => allowProtocol(r, opts.protocol, opts.roles), opts.out)
+      printEdit(opts.json, opts.out ?? file, edited, `${opts.protocol} allowed for ${opts.roles.join(',')}`)
     })
 
   roster.command('verify')
@@ -191,56 +159,12 @@ export function registerRoster (program: Command): Command {
       printResult(opts.json, diff, () => diffRows(diff))
     })
 
+  registerRosterSigning(roster)
+  registerRosterGovernance(roster)
+  registerRosterShow(roster)
   return roster
 }
 
-function editReport (file: string, roster: Roster, change: string): RosterEditReport {
-  const { threshold } = roster.document.admins
-  return {
-    file,
-    federation: roster.federation,
-    epoch: roster.epoch,
-    signed: roster.signed,
-    signatures: roster.document.signatures.length,
-    threshold,
-    thresholdMet: countSignatures(roster, roster.document.admins).valid.length >= threshold,
-    change
-  }
-}
-
-/** The edit's JSON report with `--json`, else one line: `FILE: epoch 2 (unsigned), CHANGE`. */
-function printEdit (json: boolean | undefined, file: string, roster: Roster, change: string): void {
-  if (json === true) printJson(editReport(file, roster, change))
-  else printLine(`${file}: ${status(roster)}, ${change}`)
-}
-
-/** Refuses an id the roster does not list, naming the closest ids it does. */
-function assertMember (file: string, roster: Roster, id: string, fix: string): void {
-  if (roster.members.has(id)) return
-  const close = closeMatches(id, roster.members.keys())
-  const hint = close.length > 0 ? `close matches: ${close.join(', ')}` : `no close match among its ${roster.members.size} member(s)`
-  throw new CliError(`${file}: no member ${JSON.stringify(id)} in roster epoch ${roster.epoch}; ${hint}`, { fix })
-}
-
-/** `epoch 2 (unsigned)` or `epoch 2 (1 signature)`. */
-function status (roster: Roster): string {
-  const n = roster.document.signatures.length
-  return `epoch ${roster.epoch} (${n === 0 ? 'unsigned' : `${n} signature${n === 1 ? '' : 's'}`})`
-}
-
-function revocationOf (opts: { member?: string, peer?: string, credential?: string }): Revocation {
-  if (opts.member !== undefined) return { member: opts.member }
-  if (opts.peer !== undefined) return { peer: opts.peer }
-  if (opts.credential !== undefined) return { credential: opts.credential.toLowerCase() }
-  throw new UsageError('roster revoke: give one of --member ID, --peer PEERID or --credential FINGERPRINT')
-}
-
-/** `member val-1`, `peer 12D3…`, `credential ab12…`. */
-function describeRevocation (r: Revocation): string {
-  if ('member' in r) return `member ${r.member}`
-  if ('peer' in r) return `peer ${r.peer}`
-  return `credential ${r.credential}`
-}
 
 function verifyRoster (previous: Roster | null, roster: Roster): RosterVerdict {
   const admins: AdminSet = previous?.document.admins ?? roster.document.admins
@@ -259,23 +183,4 @@ function verifyRoster (previous: Roster | null, roster: Roster): RosterVerdict {
     return { ...verdict, ok: false, code: err.code, message: err.message.slice(err.code.length + 2) }
   }
   return verdict
-}
-
-function diffRows (diff: RosterDiff): Rows {
-  const rows: Array<readonly [string, string]> = [
-    ['federation', diff.federation],
-    ['epochs', `${diff.fromEpoch} -> ${diff.toEpoch}`]
-  ]
-  for (const m of diff.added) rows.push(['added', `${m.id} (${m.roles.join(',')})`])
-  for (const m of diff.removed) rows.push(['removed', `${m.id} (${m.roles.join(',')})`])
-  for (const c of diff.changed) rows.push(['changed', `${c.id}: ${c.fields.join(', ')}`])
-  for (const r of diff.revoked) rows.push(['revoked', describeRevocation(r)])
-  for (const r of diff.unrevoked) rows.push(['unrevoked', describeRevocation(r)])
-  for (const p of diff.policy) rows.push(['policy', `${p.path}: ${JSON.stringify(p.before) ?? '(none)'} -> ${JSON.stringify(p.after) ?? '(none)'}`])
-  if (diff.admins !== null) {
-    const { before, after } = diff.admins
-    rows.push(['admins', `${before.threshold} of ${before.keys.length} -> ${after.threshold} of ${after.keys.length}`])
-  }
-  rows.push(['drops', diff.drops.length === 0 ? '(none)' : diff.drops.join(', ')])
-  return rows
 }

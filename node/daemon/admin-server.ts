@@ -47,11 +47,11 @@ export type HealthDocument = { ok: true } | { ok: false, reason: ReasonCode, fix
 
 /**
  * What `POST /roster` returns: 200 when the epoch is in force (`alreadyInForce` when it was before
- * the request, so nothing changed), 409 with the refusal otherwise.
+ * the request, so nothing changed), 409 with the refusal otherwise, and the epoch the node runs.
  */
 export type PublishDocument =
   | { accepted: true, epoch: number, alreadyInForce: boolean }
-  | { accepted: false, code: ReasonCode, message: string, fix: string }
+  | { accepted: false, code: ReasonCode, message: string, fix: string, nodeEpoch?: number }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void
 
@@ -222,7 +222,7 @@ export class AdminServer {
       const refusal = verdict === null ? await this.node.store.applyText(text, 'publish') : this.node.store.refuse({ ...verdict, source: 'publish' })
       const doc: PublishDocument = refusal === null
         ? { accepted: true, epoch: this.node.roster.epoch, alreadyInForce: this.node.roster.fingerprint === before.fingerprint }
-        : { accepted: false, code: refusal.code, message: refusal.message, fix: reasonFix(refusal.code) }
+        : { accepted: false, code: refusal.code, message: refusal.message, fix: reasonFix(refusal.code), nodeEpoch: this.node.roster.epoch }
       sendJson(res, refusal === null ? 200 : 409, doc)
     } finally {
       this.publishing = false

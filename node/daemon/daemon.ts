@@ -95,7 +95,7 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
     throw new DaemonStartError(err instanceof Error ? err.message : String(err), 'point adminToken (--admin-token) at a file of mode 0600 holding one token')
   })
   const { store, fileRefusal } = await openRoster(config, log)
-  let node: FederationNode
+  let node: FederationNode | undefined
   try {
     const psk = config.psk === null ? undefined : await readSwarmKey(config.psk)
     node = await createFederationNode({
@@ -109,7 +109,10 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
       rosterSync: config.rosterSync,
       libp2p: { connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: PING_TIMEOUT_MAX_MS } } }
     })
+    // Key, credential and roster all passed: only now does the data directory receive the epochs.
+    await store.commit()
   } catch (err) {
+    await node?.stop()
     await store.close()
     throw startError(config, err)
   }
@@ -230,7 +233,7 @@ async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: 
   const onRefused = (evt: CustomEvent<RosterRefusal>): void => { refusals.push(evt.detail) }
   store.addEventListener('refused', onRefused)
   try {
-    await store.open()
+    await store.open({ deferWrites: true })
   } catch (err) {
     await store.close()
     const refusal = refusals.at(-1)
@@ -241,7 +244,14 @@ async function openRoster (config: DaemonConfig, log: Logger): Promise<{ store: 
   } finally {
     store.removeEventListener('refused', onRefused)
   }
-  return { store, fileRefusal: refusals.at(-1) ?? null }
+  const fileRefusal = refusals.at(-1) ?? null
+  if (fileRefusal?.code === 'federation-mismatch') {
+    await store.close()
+    const stored = store.current.federation
+    throw new DaemonStartError(`${config.roster}: refused: federation-mismatch: ${fileRefusal.message}; the data directory ${config.dataDir} holds the epochs of ${JSON.stringify(stored)} this node accepted earlier`,
+      `point "roster" (--roster) at a roster of ${JSON.stringify(stored)}; or, if this node now belongs to the other federation, set the data directory aside (fedgate node reset --data-dir ${config.dataDir}) and start again`)
+  }
+  return { store, fileRefusal }
 }
 
 /** Checks the audit log file can be appended to, so a bad path fails at start with one line. */

@@ -6,6 +6,7 @@ import {
   acceptRoster, diffRosters, MalformedError, Roster, RosterRefusedError
 } from '../../membership/index.ts'
 import { judgeEpoch, matchesRoot, type RosterRefusal, type EpochStore, type RosterSourceEvents, type RosterUpdate, type TrustRoot } from '../roster-source.ts'
+import { followRosterFile } from './roster-file-follow.ts'
 import { watchFile, type FileWatch } from './watch.ts'
 
 export { matchesRoot, type RosterRefusal, type RosterUpdate, type TrustRoot }
@@ -26,6 +27,20 @@ export interface RosterStoreInit {
   debounceMs?: number
   /** Refuse any chain not rooted here. Without it the first roster is trusted on first use. */
   trustRoot?: TrustRoot
+  /**
+   * Rewrite the roster file (atomically) to each epoch accepted from elsewhere (publish, a peer),
+   * so the file and the node agree and a restart does not refuse the file as stale. A file that
+   * holds the same or a newer epoch (a draft being signed) or is not a roster is left alone. @default true
+   */
+  followRosterFile?: boolean
+}
+
+export interface RosterStoreOpenOptions {
+  /**
+   * Accept epochs in memory only, until `commit()`: a start that fails after open (a bad key or
+   * credential) then leaves nothing in the data directory. @default false
+   */
+  deferWrites?: boolean
 }
 
 export type RosterStoreEvents = RosterSourceEvents
@@ -49,6 +64,9 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements
   readonly trustRoot: TrustRoot | undefined
   private readonly log: StoreLogger | undefined
   private readonly debounceMs: number
+  private readonly followRosterFile: boolean
+  /** Epochs accepted but not yet written, while writes are deferred (between open and commit). */
+  private deferred: Roster[] | null = null
   private currentRoster: Roster | null = null
   private rootRoster: Roster | null = null
   private watcher: FileWatch | undefined
@@ -61,6 +79,7 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements
     this.trustRoot = init.trustRoot
     this.log = init.log
     this.debounceMs = init.debounceMs ?? 25
+    this.followRosterFile = init.followRosterFile ?? true
   }
 
   /** The accepted roster. Throws before `open()` has found one. */
@@ -84,7 +103,8 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements
    * directory, the roster file becomes the trust root: it must match `trustRoot` when one is pinned,
    * and carry a threshold of signatures by its own admins. Throws when no roster can be accepted.
    */
-  async open (): Promise<Roster> {
+  async open (opts: RosterStoreOpenOptions = {}): Promise<Roster> {
+    if (opts.deferWrites === true) this.deferred = []
     await mkdir(this.epochsDir, { recursive: true, mode: 0o700 })
     await this.renameLegacyEpochs()
     const chain = await this.loadStoredChain()
@@ -100,8 +120,25 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements
       if (this.currentRoster === null) {
         throw new RosterRefusedError(outcome?.code ?? 'malformed', `no roster accepted: ${outcome?.message ?? 'unknown'} (file ${this.rosterFile})`)
       }
+      if (this.deferred === null) await this.followFile(this.currentRoster, 'restart')
     }
     return this.current
+  }
+
+  /**
+   * Writes the epochs accepted since `open({ deferWrites: true })` to the data directory, in order,
+   * and from then on writes each epoch as it is accepted. Throws when one cannot be written.
+   */
+  async commit (): Promise<void> {
+    const run = this.applying.then(async () => {
+      const pending = this.deferred ?? []
+      this.deferred = null
+      for (const roster of pending) await this.store(roster)
+      const current = this.currentRoster
+      if (current !== null) await this.followFile(current, 'commit')
+    })
+    this.applying = run.then(() => undefined, () => undefined)
+    await run
   }
 
   /** Every accepted epoch number, ascending. */
@@ -196,19 +233,33 @@ export class RosterStore extends TypedEventEmitter<RosterStoreEvents> implements
     const verdict = judgeEpoch(previous, next, this.trustRoot)
     if (verdict === 'unchanged') return null
     if (verdict !== null) return this.refuse({ ...verdict, source })
-    try {
-      await writeFileAtomic(this.epochPath(next.epoch), next.encode(), { mode: 0o644, fsync: true })
-      await syncDirectory(this.epochsDir)
-    } catch (err) {
-      return this.refuse({ code: 'storage-error', message: `cannot store epoch ${next.epoch} in ${this.epochsDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, source, epoch: next.epoch })
+    if (this.deferred !== null) {
+      this.deferred.push(next)
+    } else {
+      try {
+        await this.store(next)
+      } catch (err) {
+        return this.refuse({ code: 'storage-error', message: `cannot store epoch ${next.epoch} in ${this.epochsDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, source, epoch: next.epoch })
+      }
     }
     this.currentRoster = next
     this.rootRoster ??= next
     const update: RosterUpdate = { previous, current: next, diff: previous === null ? null : diffRosters(previous, next), source }
     this.log?.info({ event: 'roster-accepted', reason: 'ok', epoch: next.epoch, previousEpoch: previous?.epoch ?? null, fingerprint: next.fingerprint, source, drops: update.diff?.drops ?? [] }, 'roster epoch accepted')
     this.safeDispatchEvent('roster', { detail: update })
+    if (this.deferred === null && source !== this.rosterFile) await this.followFile(next, source)
     return null
   }
+
+  private async followFile (accepted: Roster, source: string): Promise<void> {
+    if (this.rosterFile !== undefined && this.followRosterFile) await followRosterFile(this.rosterFile, accepted, source, this.log)
+  }
+
+  private async store (roster: Roster): Promise<void> {
+    await writeFileAtomic(this.epochPath(roster.epoch), roster.encode(), { mode: 0o644, fsync: true })
+    await syncDirectory(this.epochsDir)
+  }
+
 
   /** Records a refusal decided elsewhere (a check off the main thread): logged and dispatched like the store's own. */
   refuse (refusal: RosterRefusal): RosterRefusal {

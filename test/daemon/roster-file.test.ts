@@ -53,14 +53,15 @@ describe('fedgate node start: the roster file against the epochs in the data dir
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('roster publish applies an epoch and stores it, but leaves the roster file alone; publishing it again says it was in force', async () => {
+  it('roster publish applies an epoch, stores it and rewrites the roster file to it; publishing it again says it was in force', async () => {
     const { process, admin } = await start()
     assert.ok(!process.stderr.includes('warning:'), process.stderr)
     await fed.writeRoster(epoch2, join(dir, 'epoch-2.json'))
     const published = await fedgate('roster', 'publish', join(dir, 'epoch-2.json'), '--admin', admin)
     assert.equal(published.code, 0, published.stderr)
     assert.match(published.stdout, /epoch 2 accepted by the node/)
-    assert.equal((await readFile(fed.rosterFile, 'utf8')), epoch1.encode(), 'the node\'s roster file still holds epoch 1')
+    assert.equal(await readFile(fed.rosterFile, 'utf8'), epoch2.encode(), 'the node\'s roster file now holds epoch 2')
+    assert.ok((await auditEvents()).some(e => e.event === 'roster-file-updated' && e.epoch === 2))
 
     const again = await fedgate('roster', 'publish', join(dir, 'epoch-2.json'), '--admin', admin)
     assert.equal(again.code, 0, again.stderr)
@@ -70,12 +71,21 @@ describe('fedgate node start: the roster file against the epochs in the data dir
     assert.equal(await process.stop(), 0)
   })
 
-  it('a restart with the older roster file runs the stored epoch, and the summary says the file was refused as roster-stale', async () => {
+  it('a restart after the publish runs epoch 2 without a warning: the file and the data directory agree', async () => {
+    const { process } = await start()
+    assert.match(process.stderr, /roster epoch 2$/m)
+    assert.ok(!process.stderr.includes('warning:'), process.stderr)
+    assert.equal(await process.stop(), 0)
+  })
+
+  it('a restart with an older roster file put back runs the stored epoch, says the file was refused as roster-stale, and rewrites it', async () => {
+    await fed.writeRoster(epoch1)
     const { process } = await start()
     assert.match(process.stderr, /roster epoch 2$/m)
     const warning = `warning: roster file ${fed.rosterFile} refused: roster-stale; running accepted epoch 2`
     assert.ok(process.stderr.includes(warning), `expected "${warning}" in:\n${process.stderr}`)
     assert.ok((await auditEvents()).some(e => e.event === 'roster-refused' && e.reason === 'roster-stale'))
+    assert.equal(await readFile(fed.rosterFile, 'utf8'), epoch2.encode())
     assert.equal(await process.stop(), 0)
   })
 

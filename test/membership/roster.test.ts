@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {
   acceptRoster, acceptsPeer, addMember, allowProtocol, countSignatures, DEFAULT_ACCEPTS, DEFAULT_LIMITS, diffRosters,
   initRoster, isoTime, MalformedError, protocolAllows, removeMember, revoke, Roster, RosterEditError, RosterRefusedError,
-  setAdmins, setPolicy, signRoster, STANDARD_ROLES, verifyNoble, type Member, type ReasonCode
+  setAdmins, setPolicy, signRoster, STANDARD_ROLES, unrevoke, updateMember, verifyNoble, type Member, type ReasonCode
 } from '../../membership/index.ts'
 import {
   ADMINS, CONSENSUS, DAY_MS, FEDERATION, genesis, genesisDraft, HEADERS, HOUR_MS, MEMBER_KEYS, NEW_ADMINS, nodeKey,
@@ -284,7 +284,52 @@ describe('diffRosters', () => {
     const next = setAdmins(before1, { threshold: 1, keys: [NEW_ADMINS[0].publicKey] }, T0)
     const diff = diffRosters(before1, next)
     assert.deepEqual(diff.admins, { before: before1.document.admins, after: { threshold: 1, keys: [NEW_ADMINS[0].publicKey] } })
+    assert.deepEqual(diff.adminsAdded, [NEW_ADMINS[0].publicKey])
+    assert.deepEqual(diff.adminsRemoved, before1.document.admins.keys)
     assert.deepEqual(diff.drops, [])
+  })
+})
+
+describe('acceptRoster across a gap', () => {
+  it('threshold-not-met past a gap names the missing epochs: admins appointed in between may have signed', () => {
+    const rotated = signedBy(setAdmins(genesis(), { threshold: 1, keys: [NEW_ADMINS[0].publicKey] }, T0), ADMINS.slice(0, 2))
+    const byNewAdmins = signedBy(revoke(rotated, { member: 'ghost' }, T0), [NEW_ADMINS[0]])
+    const err = thrown(() => { acceptRoster(genesis(), byNewAdmins) }, 'acceptRoster')
+    assert.ok(err instanceof RosterRefusedError && err.code === 'threshold-not-met')
+    assert.match(err.message, /epoch 2 is missing here: if the admins changed in between, apply the missing epochs first/)
+    acceptRoster(genesis(), rotated)
+    acceptRoster(rotated, byNewAdmins)
+  })
+})
+
+describe('updateMember and unrevoke', () => {
+  const roster = genesis()
+  const rotated = signingKey('member', 'rotated val-a').publicKey
+
+  it('updateMember changes the named fields in the next epoch, in the order the file shows them', () => {
+    const before = roster.member('val-a')
+    const next = updateMember(roster, 'val-a', { maxConnections: 2, org: 'acme', key: rotated }, T0)
+    assert.equal(next.epoch, roster.epoch + 1)
+    assert.deepEqual(next.document.signatures, [])
+    const member = next.member('val-a')
+    assert.deepEqual(member, { ...before, org: 'acme', key: rotated, maxConnections: 2 })
+    assert.deepEqual(Object.keys(member ?? {}).filter(k => k !== 'addrs'), ['id', 'org', 'roles', 'key', 'maxConnections'])
+    assert.deepEqual(next.document.members.filter(m => m.id !== 'val-a'), roster.document.members.filter(m => m.id !== 'val-a'))
+    assert.deepEqual(diffRosters(roster, next).drops, ['val-a'])
+  })
+
+  it('updateMember refuses an unknown member, no change, and values the roster refuses', () => {
+    assert.throws(() => updateMember(roster, 'val-z', { org: 'x' }), { name: 'RosterEditError' })
+    assert.throws(() => updateMember(roster, 'val-a', {}), { name: 'RosterEditError' })
+    assert.throws(() => updateMember(roster, 'val-a', { roles: roster.member('val-a')?.roles ?? [] }), { name: 'RosterEditError' })
+    assert.throws(() => updateMember(roster, 'val-a', { roles: ['oracle'] }), { name: 'MalformedError' })
+  })
+
+  it('unrevoke removes exactly one revocation and refuses one that is not there', () => {
+    const revoked = revoke(revoke(roster, { member: 'val-a' }, T0), { member: 'ghost' }, T0)
+    const lifted = unrevoke(revoked, { member: 'val-a' }, T0)
+    assert.deepEqual(lifted.document.revoked, [{ member: 'ghost' }])
+    assert.throws(() => unrevoke(lifted, { member: 'val-a' }), { name: 'RosterEditError' })
   })
 })
 

@@ -102,6 +102,25 @@ describe('RosterStore', () => {
       assert.throws(() => s.current, { name: 'RosterRefusedError' })
     })
 
+    it('with deferWrites accepts in memory only: closed before commit it stores nothing, commit stores every epoch accepted meanwhile', async () => {
+      const failed = store()
+      assert.equal((await failed.open({ deferWrites: true })).epoch, 1)
+      await failed.close()
+      assert.deepEqual(await failed.epochs(), [])
+
+      const s = store()
+      await s.open({ deferWrites: true })
+      assert.equal(await s.applyText(epoch(2).encode(), 'peer x'), null)
+      assert.equal(s.current.epoch, 2)
+      assert.deepEqual(await s.epochs(), [])
+      assert.equal(await readFile(rosterFile, 'utf8'), epoch(1).encode(), 'the roster file is not touched before commit')
+      await s.commit()
+      await assertStored([1, 2])
+      assert.equal(await readFile(rosterFile, 'utf8'), epoch(2).encode())
+      assert.equal(await s.applyText(epoch(3).encode(), 'publish'), null)
+      await assertStored([1, 2, 3])
+    })
+
     it('ignores a temp file left next to the roster file', async () => {
       await writeFile(`${rosterFile}.123tmp`, epoch(3).encode())
       const s = store()
@@ -126,6 +145,29 @@ describe('RosterStore', () => {
       assert.deepEqual(update.diff.revoked, epoch(2).document.revoked.slice(epoch(1).document.revoked.length))
       assert.equal(s.current.epoch, 2)
       await assertStored([1, 2])
+    })
+
+    it('an epoch accepted from elsewhere rewrites an older roster file; a newer draft or a non-roster file is left alone', async () => {
+      const s = store()
+      await s.open()
+      assert.equal(await s.applyText(epoch(2).encode(), 'publish'), null)
+      assert.equal(await readFile(rosterFile, 'utf8'), epoch(2).encode())
+      const draft = Roster.fromJSON({ ...structuredClone(epoch(4).document), signatures: [] }).encode()
+      await writeFile(rosterFile, draft)
+      assert.equal(await s.applyText(epoch(3).encode(), 'publish'), null)
+      assert.equal(await readFile(rosterFile, 'utf8'), draft)
+      await writeFile(rosterFile, '{ "half": ')
+      assert.equal(await s.applyText(epoch(4).encode(), 'publish'), null)
+      assert.equal(await readFile(rosterFile, 'utf8'), '{ "half": ')
+      await assertStored([1, 2, 3, 4])
+    })
+
+    it('with followRosterFile false the roster file is never rewritten', async () => {
+      const s = new RosterStore({ dataDir, rosterFile, debounceMs: 10, followRosterFile: false })
+      stores.push(s)
+      await s.open()
+      assert.equal(await s.applyText(epoch(2).encode(), 'publish'), null)
+      assert.equal(await readFile(rosterFile, 'utf8'), epoch(1).encode())
     })
 
     it('a published epoch (applyText) is applied the same way', async () => {
