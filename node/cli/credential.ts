@@ -7,6 +7,7 @@ import { readKeyFile } from '../files/key-file.ts'
 import { attributeTo, attributeToOptions, CliError, printResult, UsageError, type Rows } from './io.ts'
 import { loadCredential, loadRoster, saveCredential } from './files.ts'
 import { durationMs, peerId, roleList } from './options.ts'
+import { passphraseSource, PASSPHRASE_ENV } from './passphrase.ts'
 
 /** What `credential inspect --json` prints; `verdict` and `fix` only when checked against a roster. */
 export interface CredentialReport extends CredentialDocument {
@@ -25,6 +26,7 @@ interface IssueOptions {
   roster: string
   out: string
   json?: boolean
+  passphraseFile?: string
 }
 
 /** `fedgate credential issue|inspect`. Returns the `credential` command. */
@@ -41,6 +43,7 @@ export function registerCredential (program: Command): Command {
     .option('--ttl <duration>', 'validity, e.g. 24h, at most the roster policy credentialMaxTtl (default 24h)', durationMs)
     .requiredOption('--roster <file>', 'roster file listing the member')
     .requiredOption('--out <file>', 'credential file to write (replaced atomically)')
+    .option('--passphrase-file <file>', `file whose first line is the passphrase of an encrypted member key (else ${PASSPHRASE_ENV}, else a prompt)`)
     .option('--json', 'print one JSON document')
     .action(async (opts: IssueOptions) => {
       const issued = await issue(opts)
@@ -84,7 +87,7 @@ export function registerCredential (program: Command): Command {
 async function issue (opts: IssueOptions): Promise<Credential> {
   const nodePeer = opts.nodeKey !== undefined ? (await readKeyFile(opts.nodeKey, 'node')).peerId : opts.peer
   if (nodePeer === undefined) throw new UsageError('credential issue: give --node-key FILE or --peer PEERID')
-  const memberKey = await readKeyFile(opts.memberKey, 'member')
+  const memberKey = await readKeyFile(opts.memberKey, 'member', { passphrase: passphraseSource(opts) })
   const roster = await loadRoster(opts.roster)
   const maxTtlMs = roster.policy.credentialMaxTtlMs
   if (opts.ttl !== undefined && opts.ttl > maxTtlMs) {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedError, parseDuration } from '../../membership/index.ts'
+import { MAX_KDF_COST, MIN_KDF_COST } from '../files/keystore.ts'
 
 /**
  * Option value parsers for commander. Each returns the parsed value or throws InvalidArgumentError,
@@ -50,4 +51,11 @@ export function peerId (value: string): string {
 /** For repeatable options: `--addr A --addr B` → [A, B]. */
 export function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
+}
+
+/** scrypt cost of an encrypted key file, as log2(N). */
+export function kdfCost (value: string): number {
+  const n = Number(value)
+  if (!/^\d{1,2}$/.test(value) || n < MIN_KDF_COST || n > MAX_KDF_COST) throw new InvalidArgumentError(`expected an integer from ${MIN_KDF_COST} to ${MAX_KDF_COST} (log2 of scrypt's N)`)
+  return n
 }

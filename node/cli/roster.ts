@@ -8,6 +8,7 @@ import { readKeyFile } from '../files/key-file.ts'
 import { attributeToOptions, CliError, printJson, printLine, printResult, UsageError, type Rows } from './io.ts'
 import { editRoster, loadRoster, publicKeyOf, saveRoster } from './files.ts'
 import { collect, peerId, positiveInt, roleList } from './options.ts'
+import { passphraseSource, PASSPHRASE_ENV } from './passphrase.ts'
 import { closeMatches } from './suggest.ts'
 
 /** What `roster verify --json` prints. */
@@ -140,10 +141,11 @@ export function registerRoster (program: Command): Command {
   roster.command('sign')
     .description('add one admin signature to the roster epoch')
     .argument('<file>', 'roster file')
-    .requiredOption('--key <file>', 'admin key file')
+    .requiredOption('--key <file>', 'admin key file, plain or encrypted')
+    .option('--passphrase-file <file>', `file whose first line is the passphrase of an encrypted admin key (else ${PASSPHRASE_ENV}, else a prompt)`)
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { key: string, json?: boolean }) => {
-      const admin = await readKeyFile(opts.key, 'admin')
+    .action(async (file: string, opts: { key: string, passphraseFile?: string, json?: boolean }) => {
+      const admin = await readKeyFile(opts.key, 'admin', { passphrase: passphraseSource(opts) })
       const signed = await editRoster(file, r => signRoster(r, admin))
       if (opts.json === true) {
         printJson(editReport(file, signed, `signed by ${admin.publicKey}`))
