@@ -1,12 +1,12 @@
 import { Option, type Command } from 'commander'
 import {
-  CredentialIssueError, formatDuration, issueCredential, reasonFix, verifyCredential, type Credential, type CredentialDocument,
+  CredentialIssueError, DEFAULT_CREDENTIAL_TTL_MS, formatDuration, isoTime, issueCredential, reasonFix, verifyCredential, type Credential, type CredentialDocument,
   type CredentialVerdict
 } from '../../membership/index.ts'
 import { readKeyFile } from '../files/key-file.ts'
 import { attributeTo, attributeToOptions, CliError, printResult, UsageError, type Rows } from './io.ts'
 import { loadCredential, loadRoster, saveCredential } from './files.ts'
-import { durationMs, peerId, roleList } from './options.ts'
+import { durationMs, isoInstant, peerId, roleList } from './options.ts'
 import { passphraseSource, PASSPHRASE_ENV } from './passphrase.ts'
 
 /** What `credential inspect --json` prints; `verdict` and `fix` only when checked against a roster. */
@@ -27,6 +27,8 @@ interface IssueOptions {
   out: string
   json?: boolean
   passphraseFile?: string
+  notBefore?: number
+  force?: boolean
 }
 
 /** `fedgate credential issue|inspect`. Returns the `credential` command. */
@@ -41,6 +43,8 @@ export function registerCredential (program: Command): Command {
     .addOption(new Option('--peer <peerId>', 'PeerId the credential binds, when the node key is elsewhere').argParser(peerId).conflicts('nodeKey'))
     .option('--roles <r[,r]>', 'roles to claim, a subset of the member\'s (default all of them)', roleList)
     .option('--ttl <duration>', 'validity, e.g. 24h, at most the roster policy credentialMaxTtl (default 24h)', durationMs)
+    .option('--not-before <time>', 'start of validity, an ISO-8601 time with a zone such as 2026-12-03T00:00:00Z (default now)', isoInstant)
+    .option('--force', 'issue even for a member the roster does not list (give --roles) or revokes, or a revoked node')
     .requiredOption('--roster <file>', 'roster file listing the member')
     .requiredOption('--out <file>', 'credential file to write (replaced atomically)')
     .option('--passphrase-file <file>', `file whose first line is the passphrase of an encrypted member key (else ${PASSPHRASE_ENV}, else a prompt)`)
@@ -87,8 +91,12 @@ export function registerCredential (program: Command): Command {
 async function issue (opts: IssueOptions): Promise<Credential> {
   const nodePeer = opts.nodeKey !== undefined ? (await readKeyFile(opts.nodeKey, 'node')).peerId : opts.peer
   if (nodePeer === undefined) throw new UsageError('credential issue: give --node-key FILE or --peer PEERID')
-  const memberKey = await readKeyFile(opts.memberKey, 'member', { passphrase: passphraseSource(opts) })
   const roster = await loadRoster(opts.roster)
+  const ttlMs = opts.ttl ?? Math.min(DEFAULT_CREDENTIAL_TTL_MS, roster.policy.credentialMaxTtlMs)
+  if (opts.notBefore !== undefined && opts.notBefore + ttlMs <= Date.now()) {
+    throw new UsageError(`--not-before ${isoTime(opts.notBefore)} with --ttl ${formatDuration(ttlMs)} ends in the past; the credential would be expired at once`, 'give a later --not-before or a longer --ttl')
+  }
+  const memberKey = await readKeyFile(opts.memberKey, 'member', { passphrase: passphraseSource(opts) })
   const maxTtlMs = roster.policy.credentialMaxTtlMs
   if (opts.ttl !== undefined && opts.ttl > maxTtlMs) {
     throw new CliError(`${opts.roster}: --ttl ${formatDuration(opts.ttl)} is above the roster policy credentialMaxTtl of ${formatDuration(maxTtlMs)}`,
@@ -101,7 +109,9 @@ async function issue (opts: IssueOptions): Promise<Credential> {
       memberId: opts.member,
       peer: nodePeer,
       ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
-      ...(opts.ttl !== undefined ? { ttlMs: opts.ttl } : {})
+      ...(opts.ttl !== undefined ? { ttlMs: opts.ttl } : {}),
+      ...(opts.notBefore !== undefined ? { notBefore: opts.notBefore } : {}),
+      force: opts.force === true
     })
   } catch (err) {
     throw err instanceof CredentialIssueError ? attributeTo(opts.roster, err) : attributeToOptions(opts.out, err)

@@ -59,3 +59,12 @@ export function kdfCost (value: string): number {
   if (!/^\d{1,2}$/.test(value) || n < MIN_KDF_COST || n > MAX_KDF_COST) throw new InvalidArgumentError(`expected an integer from ${MIN_KDF_COST} to ${MAX_KDF_COST} (log2 of scrypt's N)`)
   return n
 }
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/
+
+/** Milliseconds since the epoch from an ISO-8601 time that names its zone (`Z` or `+01:00`). */
+export function isoInstant (value: string): number {
+  const ms = Date.parse(value)
+  if (!ISO_INSTANT.test(value) || Number.isNaN(ms)) throw new InvalidArgumentError('expected an ISO-8601 time with a zone, e.g. 2026-12-03T00:00:00Z')
+  return ms
+}
