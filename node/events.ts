@@ -22,6 +22,8 @@ export const EVENTS = {
   'tunnel-open': { audit: true, meaning: 'a tunnel opened: a local TCP connection carried over a libp2p stream to or from a member (sidecar expose and forward), with the member id and the service' },
   'tunnel-close': { audit: true, meaning: 'a tunnel closed, with the member id, the service, the bytes moved each way and the reason code' },
   'tunnel-refused': { audit: true, meaning: 'a tunnel could not open (unknown member, no reachable node, protocol not allowed, target unreachable, ...), with the reason code; a forward closes its local connection' },
+  'credential-issued': { audit: true, meaning: 'the renewal agent (fedgate credential renew) wrote a renewed credential for a node, with its fingerprint, the one it replaced and the next renewal time' },
+  'credential-issue-failed': { audit: false, meaning: 'the renewal agent could not renew a credential (roster unreadable, member revoked, file not writable); it tries again' },
   'credential-renewal-failed': { audit: false, meaning: 'a renewed credential could not be pushed to a peer' },
   'credential-watch-error': { audit: false, meaning: 'watching the credential file failed' },
   'roster-watch-error': { audit: false, meaning: 'watching or reading the roster file failed' },

@@ -8,6 +8,7 @@ import { attributeTo, attributeToOptions, CliError, printResult, UsageError, typ
 import { loadCredential, loadRoster, saveCredential } from './files.ts'
 import { durationMs, isoInstant, peerId, roleList } from './options.ts'
 import { passphraseSource, PASSPHRASE_ENV } from './passphrase.ts'
+import { registerRenew } from './renew.ts'
 
 /** What `credential inspect --json` prints; `verdict` and `fix` only when checked against a roster. */
 export interface CredentialReport extends CredentialDocument {
@@ -85,6 +86,7 @@ export function registerCredential (program: Command): Command {
       }
     })
 
+  registerRenew(credential)
   return credential
 }
 
