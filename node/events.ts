@@ -31,6 +31,7 @@ export const EVENTS = {
   'enforcement-error': { audit: false, meaning: 'a re-check of admitted connections failed unexpectedly (a bug: please report it)' },
   'tunnel-request-failed': { audit: false, meaning: 'in HTTP mode, one request through a tunnel could not reach the target and was answered 502, with the reason code' },
   'reserved-dial': { audit: false, meaning: 'a reserved peer was dialled, with the result' },
+  'waiting-for-credential': { audit: false, meaning: 'the node (started with waitForCredential) waits for a valid credential in its credential file, with the reason code of the one there; /healthz answers 503 meanwhile' },
   'started': { audit: false, meaning: 'the node started' },
   'stopped': { audit: false, meaning: 'the node stopped' },
   'reload': { audit: false, meaning: 'the node re-reads its roster and credential files (SIGHUP)' }

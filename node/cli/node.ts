@@ -44,6 +44,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--roster-sync', 'exchange roster epochs with admitted peers (the default)')
     .option('--no-roster-sync', 'take roster epochs only from the roster file and roster publish')
     .option('--expose <name=host:port...>', 'serve a local TCP service to members as /fedgate/tcp/NAME/1.0.0 (the roster decides which roles may use it)')
+    .option('--wait-for-credential', 'with an expired, not yet valid or missing credential, wait for a renewed one (healthz answers 503) instead of exiting')
     .option('--forward <name=host:port@member...>', 'listen on HOST:PORT and carry each connection to the service NAME of a member (or @PEERID, @MULTIADDR)')
     .action(async (opts: DaemonFlags) => {
       try {
