@@ -15,6 +15,8 @@ export interface CredentialReport extends CredentialDocument {
   fingerprint: string
   verdict?: 'ok' | CredentialVerdict
   fix?: string
+  /** When the verdict depends on the roster's clockSkew: how far outside its window the credential is, and whether the skew covers it. */
+  clockSkew?: string
 }
 
 interface IssueOptions {
@@ -71,18 +73,23 @@ export function registerCredential (program: Command): Command {
       const report: CredentialReport = { ...cred.document, fingerprint: cred.fingerprint }
       const print = (): void => printResult(opts.json, report, () => [
         ...credentialRows(cred),
-        ...(report.verdict !== undefined ? [['verdict', report.verdict] as const] : [])
+        ...(report.verdict !== undefined ? [['verdict', report.verdict] as const] : []),
+        ...(report.clockSkew !== undefined ? [['clockSkew', report.clockSkew] as const] : [])
       ])
       if (opts.roster === undefined) {
         print()
         return
       }
-      const failed = verifyCredential(cred, opts.peer ?? cred.peer, await loadRoster(opts.roster), Date.now())
+      const roster = await loadRoster(opts.roster)
+      const now = Date.now()
+      const failed = verifyCredential(cred, opts.peer ?? cred.peer, roster, now)
       report.verdict = failed ?? 'ok'
       if (failed !== null) report.fix = reasonFix(failed)
+      const skewNote = clockSkewNote(cred, roster.policy.clockSkewMs, now, failed)
+      if (skewNote !== undefined) report.clockSkew = skewNote
       print()
       if (failed !== null) {
-        throw new CliError(`${file}: ${failed} under roster ${opts.roster}`, { fix: reasonFix(failed) })
+        throw new CliError(`${file}: ${failed} under roster ${opts.roster}${skewNote === undefined ? '' : ` (${skewNote})`}`, { fix: reasonFix(failed) })
       }
     })
 
@@ -132,4 +139,33 @@ function credentialRows (cred: Credential): Rows {
     ['serial', doc.serial],
     ['fingerprint', cred.fingerprint]
   ]
+}
+
+/**
+ * Explains a verdict that the roster's clockSkew decides: a credential outside its validity window
+ * by this clock, accepted because the skew covers the gap, or refused because it does not.
+ */
+export function clockSkewNote (cred: Credential, skewMs: number, now: number, verdict: CredentialVerdict | null): string | undefined {
+  const skew = `the ${approximately(skewMs)} clockSkew of the roster`
+  if (now >= cred.notAfterMs) {
+    const ago = `expired ${approximately(now - cred.notAfterMs)} ago (${cred.document.notAfter})`
+    if (verdict === null) return `${ago}; accepted within ${skew}, until ${isoTime(cred.notAfterMs + skewMs)}`
+    if (verdict === 'expired') return `${ago}, beyond ${skew}`
+    return undefined
+  }
+  if (now < cred.notBeforeMs) {
+    const early = `valid only from ${cred.document.notBefore} (in ${approximately(cred.notBeforeMs - now)})`
+    if (verdict === null) return `${early}; accepted now within ${skew}`
+    if (verdict === 'not-yet-valid') return `${early}, beyond ${skew}`
+  }
+  return undefined
+}
+
+/** `45 s`, `3 min`, `2 h 5 min`: rounded for a human. */
+function approximately (ms: number): string {
+  const seconds = Math.round(ms / 1000)
+  if (seconds < 120) return `${seconds} s`
+  const minutes = Math.round(ms / 60_000)
+  if (minutes < 120) return `${minutes} min`
+  return `${Math.floor(minutes / 60)} h${minutes % 60 === 0 ? '' : ` ${minutes % 60} min`}`
 }
