@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander'
 import { MAX_ROSTER_BYTES, reasonFix } from '../../membership/index.ts'
 import {
   adminAddress, ConfigError, DaemonStartError, DEFAULT_ADMIN, formatHostPort, humanDuration, loadDaemonConfig, LOG_LEVELS, runDaemon, timeLeft,
-  type DaemonFlags, type PublishDocument, type StatusDocument
+  type DaemonFlags, type PublishDocument, type StatusDocument, type WaitingDocument
 } from '../daemon/index.ts'
 import { readSecretFile } from '../files/secret-file.ts'
 import { CliError, EXIT_REFUSED, EXIT_USAGE, printJson, printLine, printRows } from './io.ts'
@@ -61,6 +61,10 @@ export function registerNodeCommands (program: Command): void {
     .option('--json', 'print the /status document')
     .action(async (opts: { admin: string, json?: boolean }) => {
       const { status, doc } = await request(opts.admin, '/status', { method: 'GET', timeoutMs: STATUS_TIMEOUT_MS })
+      const waiting = doc as Partial<WaitingDocument> | null
+      if (status === 503 && waiting?.waiting === 'credential') {
+        throw new CliError(`admin endpoint ${opts.admin}: the node has not started: it waits for a valid credential in ${waiting.credentialFile ?? 'its credential file'} (the one there: ${waiting.reason ?? 'unknown'})`, { fix: waiting.fix ?? 'write a valid credential to its credential file' })
+      }
       if (status !== 200) throw new CliError(`admin endpoint ${opts.admin}: /status answered HTTP ${status}`, { fix: 'check that --admin points at a fedgate node' })
       const report = doc as StatusDocument
       if (opts.json === true) printJson(report)

@@ -4,7 +4,7 @@ import { formatDuration } from '../../membership/index.ts'
 import { readKeyFile } from '../files/key-file.ts'
 import { createAuditLog } from '../log.ts'
 import { CredentialRenewer, DEFAULT_RENEW_AT, type RenewalOutcome } from '../renewer/renewer.ts'
-import { CliError, printResult, type Rows } from './io.ts'
+import { CliError, printResult, UsageError, type Rows } from './io.ts'
 import { durationMs } from './options.ts'
 import { passphraseSource, PASSPHRASE_ENV } from './passphrase.ts'
 
@@ -43,7 +43,7 @@ export function registerRenew (credential: Command): Command {
     .option('--passphrase-file <file>', `file whose first line is the passphrase of an encrypted member key (else ${PASSPHRASE_ENV}, else a prompt)`)
     .option('--json', 'print one JSON document (one pass)')
     .action(async (files: string[], opts: RenewOptions) => {
-      if (opts.watch === true && opts.force === true) throw new CliError('--force renews once; it does not go with --watch', { exitCode: 2, fix: 'drop one of them' })
+      if (opts.watch === true && opts.force === true) throw new UsageError('--force renews once; it does not go with --watch', 'drop one of them')
       const memberKey = await readKeyFile(opts.memberKey, 'member', { passphrase: passphraseSource(opts) })
       const init = { files, memberKey, roster: opts.roster, renewAt: opts.renewAt, ...(opts.ttl !== undefined ? { ttlMs: opts.ttl } : {}) }
       if (opts.watch === true) {

@@ -13,6 +13,7 @@ import { CredentialWaitAbortedError, type WaitingDocument } from '../../node/dae
 import { LISTEN_ADDRS_FILE, loadDaemonConfig, startDaemon, type Daemon } from '../../node/daemon/index.ts'
 import { freePorts } from '../../node/demo/index.ts'
 import { eventually } from '../node/fixture.ts'
+import { assertFails, fedgate } from '../cli/run.ts'
 
 const HOUR_MS = 3_600_000
 
@@ -87,6 +88,8 @@ describe('node start --wait-for-credential', () => {
     assert.match(stderr.text(), /own credential expired 1h ago \(.*\); waiting for a renewed credential in .*credential\.json/)
     assert.equal(started, false)
     await assert.rejects(stat(join(config.dataDir, LISTEN_ADDRS_FILE)), { code: 'ENOENT' }, 'no peer listener while waiting')
+    const status = await fedgate('node', 'status', '--admin', `127.0.0.1:${port}`)
+    assert.match(assertFails(status, 1), /the node has not started: it waits for a valid credential in .*credential\.json \(the one there: expired\)/)
 
     await writeCredentialFile(credentialFile, await builder.issue({ member: 'val-w', node: 'val-w', ttlMs: HOUR_MS }))
     const daemon = await starting
