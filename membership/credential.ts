@@ -132,18 +132,37 @@ export interface IssueCredentialOptions {
   notBefore?: number
   serial?: string
   now?: number
+  /** Issue for a member the roster does not list or revokes. @default false */
+  force?: boolean
 }
 
-/** Issues a credential signed by the member key, checking it against the roster first. */
+/**
+ * Issues a credential signed by the member key, checking it against the roster first: the member
+ * is listed, under this key, not revoked, and holds the roles. `force` issues one for a member
+ * the roster does not list (yet; roles must then be given) or that it revokes.
+ */
 export function issueCredential (opts: IssueCredentialOptions): Credential {
   const { roster, memberKey, memberId } = opts
-  const member = roster.member(memberId)
-  if (member === undefined) throw new CredentialIssueError(`no member ${JSON.stringify(memberId)} in roster epoch ${roster.epoch}; add it with fedgate roster add-member`)
+  const force = opts.force === true
   if (memberKey.kind !== 'member') throw new CredentialIssueError(`credentials are signed with a member key, not a ${memberKey.kind} key`)
-  if (memberKey.publicKey !== member.key) throw new CredentialIssueError(`the member key ${memberKey.publicKey} is not the key the roster lists for ${memberId} (${member.key})`)
-  const roles = opts.roles ?? member.roles
-  const missing = roles.filter(r => !member.roles.includes(r))
-  if (missing.length > 0) throw new CredentialIssueError(`member ${memberId} does not hold role(s) ${missing.join(', ')} (it holds: ${member.roles.join(', ')})`)
+  const member = roster.member(memberId)
+  let roles: readonly string[]
+  if (member === undefined) {
+    if (!force) throw new CredentialIssueError(`no member ${JSON.stringify(memberId)} in roster epoch ${roster.epoch}; nodes would refuse the credential as unknown-member: add it with fedgate roster add-member, or add --force to issue it for an epoch that will list it`)
+    if (opts.roles === undefined) throw new CredentialIssueError(`member ${JSON.stringify(memberId)} is not in roster epoch ${roster.epoch}, so its roles are unknown; give them with --roles`)
+    roles = opts.roles
+    const undeclared = roles.filter(r => !roster.roles.has(r))
+    if (undeclared.length > 0) throw new CredentialIssueError(`role(s) ${undeclared.join(', ')} are not declared by roster epoch ${roster.epoch} (it declares: ${[...roster.roles].join(', ')})`)
+  } else {
+    if (memberKey.publicKey !== member.key) throw new CredentialIssueError(`the member key ${memberKey.publicKey} is not the key the roster lists for ${memberId} (${member.key})`)
+    roles = opts.roles ?? member.roles
+    const missing = roles.filter(r => !member.roles.includes(r))
+    if (missing.length > 0) throw new CredentialIssueError(`member ${memberId} does not hold role(s) ${missing.join(', ')} (it holds: ${member.roles.join(', ')})`)
+  }
+  if (!force) {
+    const revoked = roster.revokedMembers.has(memberId) ? `member ${memberId}` : roster.revokedPeers.has(opts.peer) ? `node ${opts.peer}` : undefined
+    if (revoked !== undefined) throw new CredentialIssueError(`${revoked} is revoked in roster epoch ${roster.epoch}; nodes would refuse the credential as revoked (add --force to issue it anyway, e.g. for an epoch that lifts the revocation)`)
+  }
   const ttlMs = opts.ttlMs ?? Math.min(DEFAULT_CREDENTIAL_TTL_MS, roster.policy.credentialMaxTtlMs)
   if (ttlMs <= 0) throw new CredentialIssueError('the TTL must be positive')
   if (ttlMs > roster.policy.credentialMaxTtlMs) throw new CredentialIssueError(`TTL ${ttlMs / 1000}s is above the roster policy credentialMaxTtl of ${roster.policy.credentialMaxTtlMs / 1000}s; use a shorter --ttl`)

@@ -129,15 +129,18 @@ export class Roster {
     const roleSet = new Set(roles)
     const admins = parseAdmins(doc.admins)
     const members = new Map<string, Member>()
-    const memberKeys = new Map<string, string>()
+    // One key, one role: a key that signs epochs must not also sign credentials, nor one key for two members.
+    const keyUses = new Map<string, string>(admins.keys.map((key, i) => [key, `admin key $.admins.keys[${i}]`]))
     const memberList = arr(doc.members, '$.members', MAX_MEMBERS).map((value, i) => {
       const path = `$.members[${i}]`
       const member = parseMember(value, path, roleSet)
       if (members.has(member.id)) throw new MalformedError(`${path}.id`, `duplicate member id ${JSON.stringify(member.id)}`)
-      const other = memberKeys.get(member.key)
-      if (other !== undefined) throw new MalformedError(`${path}.key`, `key already used by member ${JSON.stringify(other)}; every member needs its own key`)
+      const other = keyUses.get(member.key)
+      if (other !== undefined) {
+        throw new MalformedError(`${path}.key`, `the key of member ${JSON.stringify(member.id)} is already the ${other}; one key may serve one role only: give the member its own key (fedgate keygen member)`)
+      }
       members.set(member.id, member)
-      memberKeys.set(member.key, member.id)
+      keyUses.set(member.key, `member key of ${JSON.stringify(member.id)} ($.members[${i}].key)`)
       return member
     })
     const revoked = parseRevocations(doc.revoked)

@@ -24,6 +24,8 @@ export const EVENTS = {
   'tunnel-refused': { audit: true, meaning: 'a tunnel could not open (unknown member, no reachable node, protocol not allowed, target unreachable, ...), with the reason code; a forward closes its local connection' },
   'roster-file-updated': { audit: false, meaning: 'the roster file was rewritten to an epoch accepted from elsewhere (publish, a peer), so it reads as the node runs' },
   'roster-file-not-updated': { audit: false, meaning: 'the roster file could not be rewritten to the accepted epoch (not writable, or not a roster); the epoch is in force and stored anyway' },
+  'credential-issued': { audit: true, meaning: 'the renewal agent (fedgate credential renew) wrote a renewed credential for a node, with its fingerprint, the one it replaced and the next renewal time' },
+  'credential-issue-failed': { audit: false, meaning: 'the renewal agent could not renew a credential (roster unreadable, member revoked, file not writable); it tries again' },
   'credential-renewal-failed': { audit: false, meaning: 'a renewed credential could not be pushed to a peer' },
   'credential-watch-error': { audit: false, meaning: 'watching the credential file failed' },
   'roster-watch-error': { audit: false, meaning: 'watching or reading the roster file failed' },
@@ -31,6 +33,7 @@ export const EVENTS = {
   'enforcement-error': { audit: false, meaning: 'a re-check of admitted connections failed unexpectedly (a bug: please report it)' },
   'tunnel-request-failed': { audit: false, meaning: 'in HTTP mode, one request through a tunnel could not reach the target and was answered 502, with the reason code' },
   'reserved-dial': { audit: false, meaning: 'a reserved peer was dialled, with the result' },
+  'waiting-for-credential': { audit: false, meaning: 'the node (started with waitForCredential) waits for a valid credential in its credential file, with the reason code of the one there; /healthz answers 503 meanwhile' },
   'started': { audit: false, meaning: 'the node started' },
   'stopped': { audit: false, meaning: 'the node stopped' },
   'reload': { audit: false, meaning: 'the node re-reads its roster and credential files (SIGHUP)' }

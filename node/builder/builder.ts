@@ -160,7 +160,9 @@ export class FederationBuilder {
       notBefore: opts.notBefore,
       ttlMs: opts.ttlMs,
       serial: opts.serial,
-      now: opts.now
+      now: opts.now,
+      // Test federations issue what a node must refuse, e.g. a credential of a revoked member.
+      force: true
     })
   }
 }

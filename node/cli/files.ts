@@ -4,7 +4,8 @@ import { generateKey } from '@libp2p/pnet'
 import writeFileAtomic from 'write-file-atomic'
 import { Credential, Roster, type SigningKeyKind } from '../../membership/index.ts'
 import { writeCredentialFile } from '../files/credential-file.ts'
-import { readKeyFile, writeKeyFile, type KeyFile } from '../files/key-file.ts'
+import { readPublicKey, writeKeyFile, type KeyFile } from '../files/key-file.ts'
+import type { KeystoreDocument } from '../files/keystore.ts'
 import { attributeTo, attributeToOptions, CliError, UsageError } from './io.ts'
 
 const ROSTER_FILE_MODE = 0o644
@@ -72,8 +73,18 @@ export async function saveCredential (file: string, credential: Credential): Pro
 }
 
 /** Writes a new key file (mode 0600, never over an existing one). */
-export async function saveKey (file: string, key: KeyFile): Promise<void> {
+export async function saveKey (file: string, key: KeyFile | KeystoreDocument): Promise<void> {
   await writeOrExplain(file, async () => writeKeyFile(file, key))
+}
+
+/** Replaces a key file with another form of the same key (encrypted or plain), atomically, mode 0600. */
+export async function replaceKey (file: string, key: KeyFile | KeystoreDocument): Promise<void> {
+  await writeOrExplain(file, async () => writeKeyFile(file, key, { overwrite: true }))
+}
+
+/** Refuses a path that exists, before asking for anything (a passphrase) to write there. */
+export async function refuseExisting (file: string): Promise<void> {
+  if (await exists(file)) throw new CliError(`${file}: already exists; refusing to overwrite a key (move it away first)`)
 }
 
 /**
@@ -104,7 +115,7 @@ export async function publicKeyOf (value: string, kind: SigningKeyKind, option: 
   if (/^[0-9a-f]+$/i.test(value) && !(await exists(value))) {
     throw new UsageError(`${option} ${value}: not a compressed secp256k1 public key (66 hex characters starting with 02 or 03)`, `pass the publicKey printed by fedgate keygen ${kind}, or the key file`)
   }
-  return (await readKeyFile(value, kind)).publicKey
+  return await readPublicKey(value, kind)
 }
 
 async function exists (file: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import {
   ConfigError, DaemonStartError, DEFAULT_ADMIN, humanDuration, loadDaemonConfig, LOG_LEVELS, runDaemon, timeLeft,
-  type DaemonFlags, type StatusDocument
+  type DaemonFlags, type StatusDocument, type WaitingDocument
 } from '../daemon/index.ts'
 import { request } from './admin-request.ts'
 import { CliError, EXIT_REFUSED, EXIT_USAGE, printJson, printLine, printRows } from './io.ts'
@@ -42,6 +42,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--roster-sync', 'exchange roster epochs with admitted peers (the default)')
     .option('--no-roster-sync', 'take roster epochs only from the roster file and roster publish')
     .option('--expose <name=host:port...>', 'serve a local TCP service to members as /fedgate/tcp/NAME/1.0.0 (the roster decides which roles may use it)')
+    .option('--wait-for-credential', 'with an expired, not yet valid or missing credential, wait for a renewed one (healthz answers 503) instead of exiting')
     .option('--forward <name=host:port@member...>', 'listen on HOST:PORT and carry each connection to the service NAME of a member (or @PEERID, @MULTIADDR)')
     .action(async (opts: DaemonFlags) => {
       try {
@@ -58,6 +59,10 @@ export function registerNodeCommands (program: Command): void {
     .option('--json', 'print the /status document')
     .action(async (opts: { admin: string, json?: boolean }) => {
       const { status, doc } = await request(opts.admin, '/status', { method: 'GET', timeoutMs: STATUS_TIMEOUT_MS })
+      const waiting = doc as Partial<WaitingDocument> | null
+      if (status === 503 && waiting?.waiting === 'credential') {
+        throw new CliError(`admin endpoint ${opts.admin}: the node has not started: it waits for a valid credential in ${waiting.credentialFile ?? 'its credential file'} (the one there: ${waiting.reason ?? 'unknown'})`, { fix: waiting.fix ?? 'write a valid credential to its credential file' })
+      }
       if (status !== 200) throw new CliError(`admin endpoint ${opts.admin}: /status answered HTTP ${status}`, { fix: 'check that --admin points at a fedgate node' })
       const report = doc as StatusDocument
       if (opts.json === true) printJson(report)

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedError, parseDuration } from '../../membership/index.ts'
+import { MAX_KDF_COST, MIN_KDF_COST } from '../files/keystore.ts'
 
 /**
  * Option value parsers for commander. Each returns the parsed value or throws InvalidArgumentError,
@@ -50,4 +51,20 @@ export function peerId (value: string): string {
 /** For repeatable options: `--addr A --addr B` → [A, B]. */
 export function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
+}
+
+/** scrypt cost of an encrypted key file, as log2(N). */
+export function kdfCost (value: string): number {
+  const n = Number(value)
+  if (!/^\d{1,2}$/.test(value) || n < MIN_KDF_COST || n > MAX_KDF_COST) throw new InvalidArgumentError(`expected an integer from ${MIN_KDF_COST} to ${MAX_KDF_COST} (log2 of scrypt's N)`)
+  return n
+}
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/
+
+/** Milliseconds since the epoch from an ISO-8601 time that names its zone (`Z` or `+01:00`). */
+export function isoInstant (value: string): number {
+  const ms = Date.parse(value)
+  if (!ISO_INSTANT.test(value) || Number.isNaN(ms)) throw new InvalidArgumentError('expected an ISO-8601 time with a zone, e.g. 2026-12-03T00:00:00Z')
+  return ms
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { registerCredential } from './credential.ts'
 import { registerDemo } from './demo.ts'
+import { registerKey } from './key.ts'
 import { registerKeygen } from './keygen.ts'
 import { registerNodeCommands } from './node.ts'
 import { registerRoster } from './roster.ts'
@@ -17,6 +18,7 @@ export function buildProgram (): Command {
     .exitOverride()
     .showSuggestionAfterError()
   registerKeygen(program)
+  registerKey(program)
   registerRoster(program)
   registerCredential(program)
   registerNodeCommands(program)

@@ -3,6 +3,7 @@ import {
   countSignatures, diffRosters, Roster, signRoster, verifySignature, type AdminSet, type RosterDiff, type RosterSignature
 } from '../../membership/index.ts'
 import { readKeyFile } from '../files/key-file.ts'
+import { passphraseSource, PASSPHRASE_ENV } from './passphrase.ts'
 import { editRoster, loadRoster, saveRoster } from './files.ts'
 import { CliError, printJson, printLine, printRows, type Rows } from './io.ts'
 import { describeAdmins, diffRows, editReport, type RosterEditReport } from './roster-report.ts'
@@ -26,11 +27,12 @@ export function registerRosterSigning (roster: Command): void {
   roster.command('sign')
     .description('add one admin signature to the roster epoch; prints its content hash, which signatures do not change')
     .argument('<file>', 'roster file')
-    .requiredOption('--key <file>', 'admin key file')
+    .requiredOption('--key <file>', 'admin key file, plain or encrypted')
+    .option('--passphrase-file <file>', `file whose first line is the passphrase of an encrypted admin key (else ${PASSPHRASE_ENV}, else a prompt)`)
     .option('--previous <file>', 'the epoch nodes run now: its admins decide, and the changes against it are shown')
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { key: string, previous?: string, json?: boolean }) => {
-      const admin = await readKeyFile(opts.key, 'admin')
+    .action(async (file: string, opts: { key: string, passphraseFile?: string, previous?: string, json?: boolean }) => {
+      const admin = await readKeyFile(opts.key, 'admin', { passphrase: passphraseSource(opts) })
       const previous = await loadPrevious(opts.previous, file)
       const signed = await editRoster(file, r => {
         checkFollows(previous, r, opts.previous ?? '', file)

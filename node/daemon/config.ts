@@ -24,7 +24,7 @@ export type LogLevel = typeof LOG_LEVELS[number]
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 256
 
-const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot', 'psk', 'expose', 'forward'] as const
+const CONFIG_FIELDS = ['key', 'credential', 'roster', 'dataDir', 'listen', 'admin', 'adminToken', 'dial', 'auditLog', 'logLevel', 'rosterSync', 'trustRoot', 'psk', 'expose', 'forward', 'waitForCredential'] as const
 type ConfigField = typeof CONFIG_FIELDS[number]
 const REQUIRED_FIELDS = ['key', 'credential', 'roster', 'listen'] as const
 
@@ -44,7 +44,8 @@ const FLAG_OF: Readonly<Record<ConfigField, string>> = {
   trustRoot: '--trust-root',
   psk: '--psk',
   expose: '--expose',
-  forward: '--forward'
+  forward: '--forward',
+  waitForCredential: '--wait-for-credential'
 }
 
 export type AdminAddress = HostPort
@@ -81,6 +82,8 @@ export interface DaemonConfig {
   readonly expose: readonly ExposeConfig[]
   /** Local listeners whose connections are carried to members' exposed services (sidecar). */
   readonly forward: readonly ForwardConfig[]
+  /** Start with an expired, not yet valid or missing credential and wait for a renewal (`/healthz` 503) instead of exiting. */
+  readonly waitForCredential: boolean
 }
 
 /** The same settings given as command-line flags; each overrides the config file. */
@@ -103,6 +106,7 @@ export interface DaemonFlags {
   expose?: readonly string[]
   /** `NAME=HOST:PORT@MEMBER` (or `@PEERID`, `@MULTIADDR`), each */
   forward?: readonly string[]
+  waitForCredential?: boolean
 }
 
 type Settings = { -readonly [K in keyof DaemonConfig]?: DaemonConfig[K] }
@@ -144,7 +148,8 @@ export async function loadDaemonConfig (flags: DaemonFlags, cwd: string = proces
     trustRoot: merged.trustRoot ?? null,
     psk: merged.psk ?? null,
     expose: merged.expose ?? [],
-    forward: merged.forward ?? []
+    forward: merged.forward ?? [],
+    waitForCredential: merged.waitForCredential ?? false
   }
 }
 
@@ -199,6 +204,10 @@ export function parseConfigFile (text: string, file: string): Settings {
     if (typeof doc.rosterSync !== 'boolean') throw new ConfigError(at('$.rosterSync'), `expected true or false, got ${describe(doc.rosterSync)}`, 'write true (the default) or false')
     settings.rosterSync = doc.rosterSync
   }
+  if (doc.waitForCredential !== undefined) {
+    if (typeof doc.waitForCredential !== 'boolean') throw new ConfigError(at('$.waitForCredential'), `expected true or false, got ${describe(doc.waitForCredential)}`, 'write true or false (the default)')
+    settings.waitForCredential = doc.waitForCredential
+  }
   if (doc.expose !== undefined) settings.expose = parseExposeList(doc.expose, at('$.expose'))
   if (doc.forward !== undefined) settings.forward = parseForwardList(doc.forward, at('$.forward'))
   return settings
@@ -219,6 +228,7 @@ function parseFlags (flags: DaemonFlags, cwd: string): Settings {
   if (flags.auditLog !== undefined) settings.auditLog = resolve(cwd, flags.auditLog)
   if (flags.logLevel !== undefined) settings.logLevel = logLevel(flags.logLevel, `--log-level ${flags.logLevel}`, true)
   if (flags.rosterSync !== undefined) settings.rosterSync = flags.rosterSync
+  if (flags.waitForCredential !== undefined) settings.waitForCredential = flags.waitForCredential
   if (flags.expose !== undefined) settings.expose = flags.expose.map(parseExposeFlag)
   if (flags.forward !== undefined) settings.forward = flags.forward.map(parseForwardFlag)
   checkFlagLists(settings.expose ?? [], settings.forward ?? [])

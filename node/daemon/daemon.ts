@@ -8,7 +8,9 @@ import { RosterStore, type RosterRefusal, type StoreLogger } from '../files/rost
 import { createFederationNode, type FederationNode } from '../federation-node.ts'
 import { SelfCredentialError } from '../gate/gate.ts'
 import { createAuditLog, type Logger } from '../log.ts'
+import { readKeyFile } from '../files/key-file.ts'
 import { AdminServer } from './admin-server.ts'
+import { CredentialWaitAbortedError, waitForCredential } from './credential-wait.ts'
 import { formatHostPort, type DaemonConfig } from './config.ts'
 import { AdminListenError, DaemonStartError, describeErrno } from './errors.ts'
 import { Sidecar } from './sidecar/index.ts'
@@ -33,6 +35,8 @@ export interface DaemonInit {
   stderr?: NodeJS.WritableStream
   /** @default the audit log the config names (a file, or stdout) */
   log?: Logger
+  /** Aborting it ends a wait for the credential (waitForCredential) with CredentialWaitAbortedError. */
+  signal?: AbortSignal
 }
 
 /**
@@ -96,12 +100,17 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
   })
   const { store, fileRefusal } = await openRoster(config, log)
   let node: FederationNode | undefined
+  let adminAt = config.admin
   try {
     const psk = config.psk === null ? undefined : await readSwarmKey(config.psk)
+    const key = await readKeyFile(config.key, 'node')
+    if (config.waitForCredential) {
+      adminAt = await waitForCredential({ file: config.credential, peerId: key.peerId, store, admin: config.admin, log, stderr, ...(init.signal === undefined ? {} : { signal: init.signal }) })
+    }
     node = await createFederationNode({
       peers: { extra: reservedAddresses(config.dial, store.current) },
       ...(psk === undefined ? {} : { psk }),
-      key: config.key,
+      key,
       credential: config.credential,
       roster: store,
       listen: [...config.listen],
@@ -116,12 +125,11 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
     await store.close()
     throw startError(config, err)
   }
-  store.watch()
   let admin: AdminServer | null = null
   let sidecar: Sidecar | null = null
   try {
     sidecar = await Sidecar.start({ node, expose: config.expose, forward: config.forward })
-    if (config.admin !== null) admin = await AdminServer.listen(node, config.admin, { sidecar, ...(token === undefined ? {} : { token }) })
+    if (adminAt !== null) admin = await AdminServer.listen(node, adminAt, { sidecar, ...(token === undefined ? {} : { token }) })
     const listen = node.getMultiaddrs().map(String)
     await writeFileAtomic(join(config.dataDir, LISTEN_ADDRS_FILE), listen.map(a => a + '\n').join(''))
     if (admin !== null) await writeFileAtomic(join(config.dataDir, ADMIN_ADDR_FILE), formatHostPort(admin.address) + '\n')
@@ -170,16 +178,22 @@ export async function runDaemon (config: DaemonConfig, init: DaemonInit = {}): P
   const stderr = init.stderr ?? process.stderr
   // A stop asked for while the node is still starting is honoured once it has started.
   let early: NodeJS.Signals | undefined
+  const waiting = new AbortController()
   const onEarlyStop = (signal: NodeJS.Signals): void => {
     if (early !== undefined) process.exit(1)
     early = signal
     stderr.write(`fedgate: ${signal} received while starting; stopping once started\n`)
+    waiting.abort()
   }
   process.on('SIGTERM', onEarlyStop)
   process.on('SIGINT', onEarlyStop)
   let daemon: Awaited<ReturnType<typeof startDaemon>>
   try {
-    daemon = await startDaemon(config, init)
+    daemon = await startDaemon(config, { ...init, signal: waiting.signal })
+  } catch (err) {
+    if (!(err instanceof CredentialWaitAbortedError)) throw err
+    stderr.write('fedgate: stopped while waiting for a credential\n')
+    return
   } finally {
     process.off('SIGTERM', onEarlyStop)
     process.off('SIGINT', onEarlyStop)

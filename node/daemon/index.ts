@@ -8,3 +8,4 @@ export {
   startupSummary, credentialExpiresSoon, humanDuration, timeLeft, EXPIRY_WARNING_MS, EXPIRY_WARNING_LIFETIME_SHARE, EXPIRY_URGENT_MS, type StartupInfo
 } from './summary.ts'
 export { ConfigError, DaemonStartError, AdminListenError } from './errors.ts'
+export { waitForCredential, CredentialWaitAbortedError, WAITABLE_VERDICTS, type WaitingDocument, type CredentialWaitInit } from './credential-wait.ts'

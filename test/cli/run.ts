@@ -16,9 +16,14 @@ export async function fedgate (...args: string[]): Promise<CliRun> {
   return await runProcess(process.execPath, ['scripts/fedgate.ts', ...args])
 }
 
-export async function runProcess (command: string, args: readonly string[]): Promise<CliRun> {
+/** Runs `fedgate ARGS` with `env` added to this process's environment. */
+export async function fedgateWithEnv (env: Readonly<Record<string, string>>, ...args: string[]): Promise<CliRun> {
+  return await runProcess(process.execPath, ['scripts/fedgate.ts', ...args], env)
+}
+
+export async function runProcess (command: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliRun> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })

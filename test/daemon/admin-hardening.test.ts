@@ -85,10 +85,14 @@ describe('admin endpoint hardening', () => {
 
   it('a large hostile body is refused as malformed after a check off the main thread, and the node keeps answering', async () => {
     const junk = '[' + '{},'.repeat(3 * 1024 * 1024) + '{}]'
-    // Count the parses on this (the main) thread: the worker that checks the body has its own.
+    // Count the parses of the body on this (the main) thread: the worker that checks it has its own.
+    // (The node may parse its own roster file meanwhile: it rewrote it to the epoch published above.)
     const parse = Roster.parse.bind(Roster)
     let mainThreadParses = 0
-    Roster.parse = (text: string) => { mainThreadParses++; return parse(text) }
+    Roster.parse = (text: string) => {
+      if (text === junk) mainThreadParses++
+      return parse(text)
+    }
     try {
       const before = node.roster.fingerprint
       const answer = await send('POST', '/roster', { host, ...json, authorization: `Bearer ${TOKEN}` }, junk)

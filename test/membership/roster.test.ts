@@ -370,3 +370,43 @@ describe('policy helpers', () => {
     }
   })
 })
+
+describe('one key, one role', () => {
+  const member = (id: string, key: string): Member => ({ id, roles: ['validator'], key })
+  const malformed = (fn: () => unknown): MalformedError => {
+    const err = thrown(fn, 'roster with a key in two roles')
+    assert.ok(err instanceof MalformedError, `expected MalformedError, got ${String(err)}`)
+    return err
+  }
+
+  it('control: distinct admin and member keys are accepted', () => {
+    const roster = addMember(genesis(), member('val-new', signingKey('member', 'fresh').publicKey), T0)
+    assert.ok(roster.members.has('val-new'))
+  })
+
+  it('refuses an admin key added as a member key, naming both uses', () => {
+    const err = malformed(() => addMember(genesis(), member('val-new', ADMINS[1].publicKey), T0))
+    assert.match(err.path, /^\$\.members\[\d+\]\.key$/)
+    assert.match(err.message, /member "val-new"/)
+    assert.match(err.message, /admin key \$\.admins\.keys\[1\]/)
+  })
+
+  it('refuses one key for two members, naming both members', () => {
+    const err = malformed(() => addMember(genesis(), member('val-twin', MEMBER_KEYS['val-a'].publicKey), T0))
+    assert.match(err.message, /member "val-twin"/)
+    assert.match(err.message, /member key of "val-a"/)
+  })
+
+  it('refuses an admin set rotated onto a member key', () => {
+    const err = malformed(() => setAdmins(genesis(), { threshold: 1, keys: [MEMBER_KEYS['rel-b'].publicKey] }, T0))
+    assert.match(err.message, /member "rel-b"/)
+    assert.match(err.message, /admin key \$\.admins\.keys\[0\]/)
+  })
+
+  it('refuses a roster file that arrives with the overlap already in it (a roster parsed, not edited)', () => {
+    const doc = structuredClone(genesis().document) as unknown as { members: Member[] }
+    doc.members = [...doc.members, member('val-x', ADMINS[0].publicKey)]
+    const err = malformed(() => Roster.fromJSON(doc))
+    assert.match(err.message, /admin key/)
+  })
+})

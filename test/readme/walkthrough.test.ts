@@ -109,8 +109,8 @@ describe('README walkthrough: a federation by hand, run block by block', () => {
     assert.ok(blocks.length >= 10, `expected the walkthrough's bash blocks, found ${blocks.length}`)
     const text = blocks.join('\n')
     for (const command of ['keygen admin', 'roster init', 'keygen member', 'roster add-member', 'roster allow', 'roster sign',
-      'roster verify', 'keygen node', 'credential issue', 'node start --config', 'node status', 'roster revoke', 'roster publish',
-      'roster set-admins', 'roster merge-signatures', 'roster set-policy', 'roster show', 'kill %1']) {
+      'roster verify', 'keygen node', 'credential issue', 'keygen admin --encrypt', '--passphrase-file', 'credential renew', 'node start --config', 'node status',
+      'roster revoke', 'roster publish', 'roster set-admins', 'roster merge-signatures', 'roster set-policy', 'roster show', 'kill %1']) {
       assert.ok(text.includes(command), `the walkthrough runs fedgate ${command}`)
     }
   })
