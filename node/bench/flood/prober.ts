@@ -50,7 +50,7 @@ export async function runProber (argv: readonly string[]): Promise<void> {
         if (i >= WARMUP) latenciesMs.push(performance.now() - t0)
         await conn.close()
       } catch (err) {
-        const name = err instanceof Error ? err.name : 'unknown'
+        const name = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown'
         failures[name] = (failures[name] ?? 0) + 1
       }
       const closing = Date.now() + CLOSE_TIMEOUT_MS
