@@ -67,6 +67,7 @@ export function formatFloodReport (r: FloodReport): string {
       ['open sockets', String(f.baseline.sockets), String(f.peak.sockets), String(f.after.sockets)],
       ['resident memory (MiB)', fixed(f.baseline.rssMiB), fixed(f.peak.rssMiB), fixed(f.after.rssMiB)]
     ]),
+    'resident memory is the process\'s: V8 keeps the heap it grew to, so it is shown, not part of the baseline',
     `back to baseline (sockets, connections, no pending handshake) ${Number.isFinite(r.backToBaselineMs) ? `${fixed(r.backToBaselineMs / 1000, 2)} s` : 'not within the run'} after the flood stopped`,
     `flood: ${grouped(r.flood.attempts)} attempts, ${grouped(r.flood.refused)} refused, ${grouped(r.flood.admitted)} admitted; the node's refusals: ${reasons}`,
     `member admissions that failed: ${failed(r.failures)}${r.floodStillOn ? '' : '; the flood ended before the probes did'}`,
