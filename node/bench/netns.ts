@@ -1,4 +1,5 @@
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { constants } from 'node:os'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -10,6 +11,8 @@ const NS_PREFIX = 'fedgate-'
 /** Each host's address is 10.213.<subnet>.<HOST_OFFSET + index>; the bridge (this process's side) is .1. */
 const SUBNET_PREFIX = '10.213'
 const HOST_OFFSET = 11
+/** Signals that end a process: the lab cleans up before it goes. */
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
 /** Thrown when this machine cannot make network namespaces, naming what is needed. */
 export class NetnsUnavailableError extends Error {
@@ -63,7 +66,9 @@ let labCount = 0
  * Hosts on one LAN, made of network namespaces: each has its own IP on a veth pair whose other end
  * is on a bridge in this process's namespace (which holds the bridge's address, so this process
  * reaches every host, as an operator on the LAN would). Processes started with `spawn` run inside a
- * host. `close` kills them and removes every namespace and link, and runs on process exit too.
+ * host. `close` kills them and removes every namespace and link; it also runs when the process
+ * exits or is ended by SIGINT, SIGTERM or SIGHUP, and a lab whose process was killed outright is
+ * removed by the next lab made on the machine.
  */
 export class NetnsLab {
   readonly hosts: readonly Host[]
@@ -72,6 +77,14 @@ export class NetnsLab {
   private readonly children = new Set<ChildProcess>()
   private closed = false
   private readonly onExit = (): void => { this.closeSync() }
+  /**
+   * Cleans up, then ends the process as the signal would have (re-raising it is not enough: a
+   * listener of another module, such as signal-exit's, may keep the process running).
+   */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.closeSync()
+    process.exit(128 + constants.signals[signal])
+  }
 
   private constructor (hosts: Host[], bridge: string, bridgeIp: string) {
     this.hosts = hosts
@@ -96,6 +109,7 @@ export class NetnsLab {
     }))
     const lab = new NetnsLab(hosts, bridge, bridgeIp)
     process.once('exit', lab.onExit)
+    for (const signal of EXIT_SIGNALS) process.once(signal, lab.onSignal)
     try {
       await ip('link', 'add', bridge, 'type', 'bridge')
       await ip('addr', 'add', `${bridgeIp}/24`, 'dev', bridge)
@@ -151,6 +165,7 @@ export class NetnsLab {
     if (this.closed) return
     this.closed = true
     process.off('exit', this.onExit)
+    for (const signal of EXIT_SIGNALS) process.off(signal, this.onSignal)
     for (const child of this.children) child.kill('SIGKILL')
     // Deleting a namespace deletes its end of the veth pair, and with it the bridge end.
     for (const host of this.hosts) quietIp('netns', 'del', host.ns)
