@@ -108,9 +108,10 @@ export async function runFloodBench (argv: readonly string[]): Promise<number> {
     const window1 = { cpu: await cpuMs(node.pid), refused: running.last?.refused ?? 0 }
     const during = await probeBoth()
     const floodStillOn = running.running
+    // Timed from the order to stop, so the flooder's own wind-down counts against the node.
+    const stoppedAt = performance.now()
     const totals = await running.stop()
     flood = undefined
-    const stoppedAt = performance.now()
     const back = await backToBaseline(node, baseline)
     const backMs = back === undefined ? Number.NaN : back - stoppedAt
     clearInterval(sampler)
