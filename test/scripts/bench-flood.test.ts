@@ -36,6 +36,7 @@ describe('scripts/bench-flood.ts --quick', { skip: skipNetns() ? `${SKIP_NETNS_E
     for (const phase of ['idle, distinct IP', 'idle, flooding IP', 'flood, distinct IP', 'flood, flooding IP']) {
       has(new RegExp(`^${phase}\\s+\\d+\\s+${NUMBER}\\s+${NUMBER}\\s+${NUMBER}$`), `latency row ${phase}`)
     }
+    for (const ip of ['distinct IP', 'flooding IP']) has(new RegExp(`^flood / idle, ${ip}\\s+${NUMBER}x\\s+${NUMBER}x$`), `ratio row ${ip}`)
     has(new RegExp(`^open sockets\\s+\\d+\\s+\\d+\\s+\\d+$`), 'sockets')
     has(new RegExp(`^resident memory \\(MiB\\)\\s+${NUMBER}\\s+${NUMBER}\\s+${NUMBER}$`), 'memory')
     has(/^flood: [\d,]+ attempts, [\d,]+ refused, 0 admitted;/, 'no Sybil admitted')

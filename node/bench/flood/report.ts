@@ -58,8 +58,8 @@ export function formatFloodReport (r: FloodReport): string {
       row('idle, flooding IP', l.idleFlooding),
       row('flood, distinct IP', l.floodDistinct),
       row('flood, flooding IP', l.floodFlooding),
-      ['p99 flood / idle, distinct IP', '', '', `${fixed(distinctRatio, 2)}x`, ''],
-      ['p99 flood / idle, flooding IP', '', '', `${fixed(floodingRatio, 2)}x`, '']
+      ['flood / idle, distinct IP', '', `${fixed(l.floodDistinct.p50Ms / l.idleDistinct.p50Ms, 2)}x`, `${fixed(distinctRatio, 2)}x`, ''],
+      ['flood / idle, flooding IP', '', `${fixed(l.floodFlooding.p50Ms / l.idleFlooding.p50Ms, 2)}x`, `${fixed(floodingRatio, 2)}x`, '']
     ]),
     '',
     table([
