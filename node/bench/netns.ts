@@ -65,10 +65,10 @@ let labCount = 0
 /**
  * Hosts on one LAN, made of network namespaces: each has its own IP on a veth pair whose other end
  * is on a bridge in this process's namespace (which holds the bridge's address, so this process
- * reaches every host, as an operator on the LAN would). Processes started with `spawn` run inside a
- * host. `close` kills them and removes every namespace and link; it also runs when the process
- * exits or is ended by SIGINT, SIGTERM or SIGHUP, and a lab whose process was killed outright is
- * removed by the next lab made on the machine.
+ * reaches every host, as an operator on the LAN would). Processes started with `spawn` (or forked
+ * under `command`) run inside a host. `close` kills them and removes every namespace and link; it
+ * also runs when the process exits or is ended by SIGINT, SIGTERM or SIGHUP, and a lab whose
+ * process was killed outright is removed by the next lab made on the machine.
  */
 export class NetnsLab {
   readonly hosts: readonly Host[]
@@ -144,6 +144,11 @@ export class NetnsLab {
     return child
   }
 
+  /** The command that runs what follows it inside `host` (for Agent.start's `under`). */
+  command (host: Host): string[] {
+    return ['ip', 'netns', 'exec', host.ns]
+  }
+
   /** Cuts `host` off the LAN (its link down) or connects it again. */
   async setLink (host: Host, up: boolean): Promise<void> {
     await ip('link', 'set', host.link, up ? 'up' : 'down')
@@ -167,6 +172,17 @@ export class NetnsLab {
     process.off('exit', this.onExit)
     for (const signal of EXIT_SIGNALS) process.off(signal, this.onSignal)
     for (const child of this.children) child.kill('SIGKILL')
+    // Whatever else runs inside a host (an agent forked under `command`) goes too.
+    for (const host of this.hosts) {
+      const pids = spawnSync('ip', ['netns', 'pids', host.ns], { encoding: 'utf8' }).stdout ?? ''
+      for (const pid of pids.split('\n').filter(p => /^\d+$/.test(p))) {
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {
+          // Already gone.
+        }
+      }
+    }
     // Deleting a namespace deletes its end of the veth pair, and with it the bridge end.
     for (const host of this.hosts) quietIp('netns', 'del', host.ns)
     quietIp('link', 'del', this.bridge)

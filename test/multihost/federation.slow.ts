@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { revoke, Roster } from '../../membership/index.ts'
 import { counterSum, DaemonProcess, FEDGATE_SCRIPT } from '../../node/bench/daemon-process.ts'
 import { DelayProxy } from '../../node/bench/delay-proxy.ts'
-import { FloodProcess, probeAdmission } from '../../node/bench/flood/processes.ts'
+import { startFlooder, startProber, type Flooder } from '../../node/bench/flood/agents.ts'
+import type { FloodCounts } from '../../node/bench/flood/flooder.ts'
 import { LAB_PORT, LabFederation } from '../../node/bench/lab-federation.ts'
 import { NetnsLab, skipNetns, SKIP_NETNS_ENV } from '../../node/bench/netns.ts'
 import { distribution } from '../../node/bench/stats.ts'
@@ -18,6 +19,8 @@ const run = promisify(execFile)
 const VALIDATORS = ['val-1', 'val-2', 'val-3', 'val-4'] as const
 /** The one-way delay the proxy adds: 50 ms round trips. */
 const ONE_WAY_MS = 25
+/** The flood ends by itself after this long if the test has not ended it. */
+const FLOOD_BOUND_MS = 120_000
 
 /** Polls `check` every `intervalMs` until it returns a value other than undefined. */
 async function until<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200, explain?: () => Promise<string>): Promise<T> {
@@ -46,7 +49,7 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
   let dir: string
   let fed: LabFederation
   const daemons = new Map<string, DaemonProcess>()
-  let flood: FloodProcess | undefined
+  let flooder: Flooder | undefined
   let proxy: DelayProxy | undefined
   const daemon = (id: string): DaemonProcess => {
     const d = daemons.get(id)
@@ -78,7 +81,7 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
   }, { timeout: 60_000 })
 
   after(async () => {
-    await flood?.stop().catch(() => undefined)
+    await flooder?.stop()
     await proxy?.close()
     await Promise.all([...daemons.values()].map(async d => { await d.stop() }))
     await lab?.close()
@@ -103,10 +106,13 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
   it('a flood from h5: a member on another host (h2) and a member on the flooding host (h5) both join val-1 during it', async (t) => {
     const victim = daemon('val-1')
     const h5 = lab.host('h5')
-    flood = await FloodProcess.start(lab, h5, { target: fed.addr('val-1'), identities: 48, durationMs: 120_000 })
+    flooder = await startFlooder(lab, h5, 48)
+    const flood = flooder
+    const counts = async (): Promise<FloodCounts> => await flood.call('counts')
+    await flood.call('flood', { target: fed.addr('val-1'), durationMs: FLOOD_BOUND_MS, maxAttempts: 1_000_000 })
     // The flood is on: val-1 is refusing h5's identities.
     await until('val-1 to refuse the flood', async () => counterSum(await victim.metrics(), 'fedgate_handshakes_total', { direction: 'inbound', result: 'refused' }) >= 50 ? true : undefined)
-    const refusedBefore = (await flood.until(c => c.refused > 0)).refused
+    const refusedBefore = (await counts()).refused
     await Promise.all([start('fn-2', 'h2', [fed.addr('val-1')]), start('fn-5', 'h5', [fed.addr('val-1')])])
     const startedAt = Date.now()
     const joined = await until('fn-2 and fn-5 to be admitted at val-1', async () => {
@@ -114,9 +120,9 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
       const fns = status.peers.filter(p => p.memberId.startsWith('fn-'))
       return fns.length === 2 ? status : undefined
     }, 60_000)
-    t.diagnostic(`both members admitted at val-1 within ${Date.now() - startedAt} ms of their daemons' start, during a flood of ${flood.last?.attempts ?? 0} attempts so far`)
-    assert.ok(flood.running, 'the flood was still on when both members got in')
-    const during = await flood.until(c => c.refused > refusedBefore)
+    const during = await counts()
+    t.diagnostic(`both members admitted at val-1 within ${Date.now() - startedAt} ms of their daemons' start, during a flood of ${during.attempts} attempts so far`)
+    assert.ok(during.elapsedMs < FLOOD_BOUND_MS && during.refused > refusedBefore, 'the flood was still on when both members got in')
     const byMember = new Map(joined.peers.map(p => [p.memberId, p]))
     assert.equal(ipOf(byMember.get('fn-2')?.remoteAddr ?? ''), lab.host('h2').ip, 'fn-2 came from h2')
     assert.equal(ipOf(byMember.get('fn-5')?.remoteAddr ?? ''), h5.ip, 'fn-5 came from the flooding IP')
@@ -124,8 +130,7 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
     assert.deepEqual(joined.bans.map(b => b.ip), [h5.ip], 'the flooding IP is banned, and only it')
     assert.ok(joined.refusals.every(r => r.remoteAddr === undefined || ipOf(r.remoteAddr) === h5.ip), 'every refusal is of h5')
 
-    const totals = await flood.stop()
-    flood = undefined
+    const totals = await flood.call('end')
     assert.equal(totals.admitted, 0, 'no Sybil was admitted')
     assert.ok(totals.refused >= during.refused && totals.attempts > 0)
     const after = await until('val-1 to settle after the flood', async () => {
@@ -203,7 +208,10 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
     const target = `/ip4/${lab.bridgeIp}/tcp/${proxy.port}/p2p/${fed.peerId('val-1')}`
     const files = fed.files('probe')
     await copyFile(join(dir, 'epoch-2.json'), files.roster)
-    const report = await probeAdmission(lab, lab.host('h4'), { files, target, samples: 5 })
+    const prober = await startProber(lab, lab.host('h4'), files)
+    await prober.call('probe', { target, samples: 2 }) // warms up both ends' JIT
+    const report = await prober.call('probe', { target, samples: 5 })
+    await prober.stop()
     assert.deepEqual(report.failures, {}, 'every admission through the proxy succeeded')
     const { p50Ms, maxMs } = distribution(report.latenciesMs)
     const rounds = p50Ms / (2 * ONE_WAY_MS)

@@ -7,7 +7,8 @@ import { LabFederation } from '../lab-federation.ts'
 import { NetnsLab, NetnsUnavailableError } from '../netns.ts'
 import { cpuMs, openSockets, residentMemory } from '../process-stats.ts'
 import { distribution } from '../stats.ts'
-import { FloodProcess, probeAdmission, type ProbeInit } from './processes.ts'
+import { startFlooder, startProber, type Flooder, type Prober } from './agents.ts'
+import type { FloodCounts } from './flooder.ts'
 import type { ProbeReport } from './prober.ts'
 import { formatFloodReport, type FloodReport, type Footprint } from './report.ts'
 
@@ -60,7 +61,7 @@ export async function runFloodBench (argv: readonly string[]): Promise<number> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'fedgate-bench-flood-'))
   let victim: DaemonProcess | undefined
-  let flood: FloodProcess | undefined
+  const agents: Array<Flooder | Prober> = []
   try {
     const [h1, h2, h3] = lab.hosts
     if (h1 === undefined || h2 === undefined || h3 === undefined) throw new Error('the lab has three hosts')
@@ -75,11 +76,16 @@ export async function runFloodBench (argv: readonly string[]): Promise<number> {
     victim = await DaemonProcess.start(lab, h1, 'val-1', await fed.writeDaemonConfig('val-1'))
     const node = victim
     const target = fed.addr('val-1')
-    const probe = (member: string, samples: number): ProbeInit => ({ files: fed.files(member), target, samples })
+    // Every process is up before anything is measured: the members' nodes, the flooder's identities.
+    const [floodingProber, distinctProber, flooder] = await Promise.all([
+      startProber(lab, h2, fed.files('fn-flooding-ip')), startProber(lab, h3, fed.files('fn-distinct-ip')), startFlooder(lab, h2, config.identities)
+    ])
+    agents.push(floodingProber, distinctProber, flooder)
     const probeBoth = async (samples = config.samples): Promise<{ flooding: ProbeReport, distinct: ProbeReport }> => {
-      const [flooding, distinct] = await Promise.all([probeAdmission(lab, h2, probe('fn-flooding-ip', samples)), probeAdmission(lab, h3, probe('fn-distinct-ip', samples))])
+      const [flooding, distinct] = await Promise.all([floodingProber.call('probe', { target, samples }), distinctProber.call('probe', { target, samples })])
       return { flooding, distinct }
     }
+    const floodCounts = async (): Promise<FloodCounts> => await flooder.call('counts')
     const admittedSoFar = async (): Promise<number> => counterSum(await node.metrics(), 'fedgate_handshakes_total', { direction: 'inbound', result: 'admitted' })
 
     // Idle: members only. The node's CPU over the phase, per connection it admitted (after a round
@@ -100,18 +106,17 @@ export async function runFloodBench (argv: readonly string[]): Promise<number> {
         peak.rssMiB = Math.max(peak.rssMiB, f.rssMiB)
       }, () => {})
     }, SAMPLE_INTERVAL_MS)
-    flood = await FloodProcess.start(lab, h2, { target, identities: config.identities, durationMs: config.floodBoundMs, maxAttempts: config.maxAttempts })
-    const running = flood
-    await running.until(c => c.refused >= config.identities)
-    const window0 = { cpu: await cpuMs(node.pid), refused: running.last?.refused ?? 0 }
+    await flooder.call('flood', { target, durationMs: config.floodBoundMs, maxAttempts: config.maxAttempts })
+    while ((await floodCounts()).refused < config.identities) await new Promise(resolve => setTimeout(resolve, SAMPLE_INTERVAL_MS))
+    const window0 = { cpu: await cpuMs(node.pid), refused: (await floodCounts()).refused }
     await new Promise(resolve => setTimeout(resolve, config.windowMs))
-    const window1 = { cpu: await cpuMs(node.pid), refused: running.last?.refused ?? 0 }
+    const window1 = { cpu: await cpuMs(node.pid), refused: (await floodCounts()).refused }
     const during = await probeBoth()
-    const floodStillOn = running.running
+    const last = await floodCounts()
+    const floodStillOn = last.elapsedMs < config.floodBoundMs && last.attempts < config.maxAttempts
     // Timed from the order to stop, so the flooder's own wind-down counts against the node.
     const stoppedAt = performance.now()
-    const totals = await running.stop()
-    flood = undefined
+    const totals = await flooder.call('end')
     const back = await backToBaseline(node, baseline)
     const backMs = back === undefined ? Number.NaN : back - stoppedAt
     clearInterval(sampler)
@@ -142,7 +147,7 @@ export async function runFloodBench (argv: readonly string[]): Promise<number> {
     process.stdout.write(values.json === true ? JSON.stringify(report, null, 2) + '\n' : formatFloodReport(report))
     return 0
   } finally {
-    await flood?.stop().catch(() => undefined)
+    await Promise.all(agents.map(async a => { await a.stop() }))
     await victim?.stop()
     await lab.close()
     await rm(dir, { recursive: true, force: true })
