@@ -28,13 +28,12 @@ export interface FloodInit {
   readonly maxAttempts: number
 }
 
-export interface FlooderOps {
+export type FlooderOps = {
   /** Starts the flood; resolves once its first attempts are under way. */
   flood: (init: FloodInit) => Promise<void>
   counts: () => Promise<FloodCounts>
   /** Ends the flood and resolves with its totals once the attempts in flight have ended. */
   end: () => Promise<FloodCounts>
-  [op: string]: (arg: any) => Promise<unknown>
 }
 
 /**
@@ -91,7 +90,7 @@ async function main (): Promise<void> {
       await running
       await Promise.all(nodes.map(async n => { await n.stop() }))
     }
-  } satisfies FlooderOps
+  } satisfies FlooderOps & { stop: () => Promise<void> }
   serveAgent(ops, { identities })
 }
 

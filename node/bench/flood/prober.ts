@@ -13,10 +13,9 @@ export interface ProbeReport {
   readonly failures: Readonly<Record<string, number>>
 }
 
-export interface ProberOps {
+export type ProberOps = {
   /** Dials `target` `samples` times in a row, timing each admission. */
   probe: (arg: { target: string, samples: number }) => Promise<ProbeReport>
-  [op: string]: (arg: any) => Promise<unknown>
 }
 
 /**
@@ -55,7 +54,7 @@ async function main (): Promise<void> {
     async stop () {
       await node.stop()
     }
-  } satisfies ProberOps
+  } satisfies ProberOps & { stop: () => Promise<void> }
   serveAgent(ops, { peerId: node.peerId })
 }
 
