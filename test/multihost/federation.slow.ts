@@ -21,6 +21,8 @@ const VALIDATORS = ['val-1', 'val-2', 'val-3', 'val-4'] as const
 const ONE_WAY_MS = 25
 /** The flood ends by itself after this long if the test has not ended it. */
 const FLOOD_BOUND_MS = 120_000
+/** What refusing a flood of stock identities records: a cut at accept, a banned address, no credential. */
+const FLOOD_CODES = new Set(['rate-limited', 'banned', 'no-credential'])
 
 /** Polls `check` every `intervalMs` until it returns a value other than undefined. */
 async function until<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200, explain?: () => Promise<string>): Promise<T> {
@@ -128,7 +130,8 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
     assert.equal(ipOf(byMember.get('fn-5')?.remoteAddr ?? ''), h5.ip, 'fn-5 came from the flooding IP')
     // Per-IP limits fall on the flooding address only.
     assert.deepEqual(joined.bans.map(b => b.ip), [h5.ip], 'the flooding IP is banned, and only it')
-    assert.ok(joined.refusals.every(r => r.remoteAddr === undefined || ipOf(r.remoteAddr) === h5.ip), 'every refusal is of h5')
+    const floodRefusals = joined.refusals.filter(r => FLOOD_CODES.has(r.code))
+    assert.ok(floodRefusals.length > 0 && floodRefusals.every(r => ipOf(r.remoteAddr ?? '') === h5.ip), `the flood's refusals all fall on h5: ${JSON.stringify(floodRefusals.filter(r => ipOf(r.remoteAddr ?? '') !== h5.ip))}`)
 
     const totals = await flood.call('end')
     assert.equal(totals.admitted, 0, 'no Sybil was admitted')
@@ -137,7 +140,7 @@ describe('multi-host: a federation across five network namespaces', { skip: skip
       const status = await victim.status()
       return status.pending.pending === 0 ? status : undefined
     }, 30_000)
-    assert.deepEqual(after.peers.map(p => p.memberId).sort(), ['fn-2', 'fn-5', 'val-2', 'val-3', 'val-4'], 'only members hold connections')
+    assert.deepEqual([...new Set(after.peers.map(p => p.memberId))].sort(), ['fn-2', 'fn-5', 'val-2', 'val-3', 'val-4'], 'only members hold connections')
   })
 
   it('cutting h3\'s link makes the other hosts report val-3 gone; restoring it, their reserved-peer dials reach it again', async () => {
