@@ -42,9 +42,15 @@ export class Agent<Ops extends AgentOps, R = unknown> {
     })
   }
 
-  /** Forks `module` (a file that calls `serveAgent`) with `args`, and resolves once it is ready. */
-  static async start<Ops extends AgentOps, R = unknown> (module: URL, args: readonly string[], execArgv: readonly string[] = []): Promise<Agent<Ops, R>> {
-    const child = fork(module, [...args], { execArgv: [...execArgv], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+  /**
+   * Forks `module` (a file that calls `serveAgent`) with `args`, and resolves once it is ready.
+   * `under` is a command that runs the agent by exec'ing the rest of its arguments, keeping the IPC
+   * channel (e.g. `ip netns exec NS`, to run it inside a network namespace).
+   */
+  static async start<Ops extends AgentOps, R = unknown> (module: URL, args: readonly string[], execArgv: readonly string[] = [], under: readonly string[] = []): Promise<Agent<Ops, R>> {
+    const [command, ...prefix] = under
+    const exec = command === undefined ? { execArgv: [...execArgv] } : { execPath: command, execArgv: [...prefix, process.execPath, ...execArgv] }
+    const child = fork(module, [...args], { ...exec, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
     let stderr = ''
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4096) })
     const ready = await new Promise<R>((resolve, reject) => {
