@@ -114,7 +114,7 @@ export function assembleInternals (init: InternalsInit): GateInternals {
   const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols: new Set([BYE_PROTOCOL, RENEW_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) })
   const enforcement = new Enforcement({ admitted, bye, guard, verifier, metrics, log, clock, events, roster, localRoles, ownCredentialCheck: init.ownVerdict })
   const renewal = new Renewal({ admitted, enforcement, guard, bye, metrics, log, events })
-  const pending = new PendingHandshakes({ limits: () => roster().policy.limits, bans, clock, record: refusal => { refusals.record(refusal) } })
+  const pending = new PendingHandshakes({ limits: () => roster().policy.limits, bans, clock, record: (refusal, opts) => { refusals.record(refusal, opts) } })
   const closer = bye
   const internals: GateInternals = {
     refusals,

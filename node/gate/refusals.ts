@@ -31,7 +31,8 @@ export class Refusals {
     this.init = init
   }
 
-  record (refusal: Omit<Refusal, 'at'>): Refusal {
+  /** `feedsBan` counts a refusal whose code proves nothing toward the IP's ban (a silent socket displaced by its own address's next one). */
+  record (refusal: Omit<Refusal, 'at'>, opts: { feedsBan?: boolean } = {}): Refusal {
     const { log, metrics, clock, bans, outsiders, events } = this.init
     const entry: Refusal = { ...refusal, at: clock() }
     this.keep(entry)
@@ -43,7 +44,7 @@ export class Refusals {
       outsiders.remember(entry.peerId, entry.code, entry.at)
     }
     const ip = local && entry.direction === 'inbound' && (entry.stage === 'handshake' || entry.stage === 'accept') ? ipOf(entry.remoteAddr) : undefined
-    if (ip !== undefined && bans !== null && OUTSIDER_REFUSALS.has(entry.code)) {
+    if (ip !== undefined && bans !== null && (OUTSIDER_REFUSALS.has(entry.code) || opts.feedsBan === true)) {
       const banMs = bans.fail(ip, entry.at)
       if (banMs > 0) logEvent(log, 'warn', 'ban', { ip, banMs, reason: entry.code }, 'remote address banned after repeated refusals that prove it is not a member')
     }

@@ -9,7 +9,8 @@ export interface PendingHandshakesInit {
   readonly limits: () => Limits
   readonly bans: BanList | null
   readonly clock: () => number
-  readonly record: (refusal: Omit<Refusal, 'at'>) => void
+  /** `feedsBan`: the refusal counts toward the IP's ban although its code alone does not prove an outsider. */
+  readonly record: (refusal: Omit<Refusal, 'at'>, opts?: { feedsBan?: boolean }) => void
 }
 
 interface Pending {
@@ -134,7 +135,11 @@ export class PendingHandshakes {
 
   private cut (entry: Pending, code: ReasonCode): void {
     this.done(entry.key)
-    this.init.record({ code, by: 'local', stage: 'accept', direction: 'inbound', remoteAddr: entry.key })
+    // A socket that sent nothing and lost its place to a newer one from its own address is part of
+    // a flood from that address (a member's dialer chooses its protocol in its first round trip):
+    // it counts toward the ban, as it would have at the first-bytes deadline.
+    const silent = code === 'rate-limited' && entry.shown === 0
+    this.init.record({ code, by: 'local', stage: 'accept', direction: 'inbound', remoteAddr: entry.key }, { feedsBan: silent })
     entry.conn.abort(new Error(`fedgate: ${code}`))
   }
 
