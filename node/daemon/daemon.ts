@@ -125,6 +125,7 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
     await store.close()
     throw startError(config, err)
   }
+  store.watch()
   let admin: AdminServer | null = null
   let sidecar: Sidecar | null = null
   try {
