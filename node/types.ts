@@ -19,6 +19,20 @@ export interface AdmittedPeer {
   readonly remoteAddr: string
 }
 
+/** What `gate.membershipOf(peerId)` answers: an admitted PeerId's place in the federation now. */
+export interface Membership {
+  readonly peerId: string
+  readonly memberId: string
+  /** The member's org in the accepted roster, when it names one. */
+  readonly org: string | undefined
+  /** The roles the peer's current credential grants (renewals included). */
+  readonly roles: readonly string[]
+  /** When the peer's current credential expires, ms since epoch. */
+  readonly notAfter: number
+  /** The fingerprint of the peer's current credential. */
+  readonly credential: string
+}
+
 /** A refused handshake, stream or connection, kept in a bounded ring for `/status`. */
 export interface Refusal {
   readonly code: ReasonCode

@@ -1,0 +1,127 @@
+import { after, afterEach, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { revoke, type FederationNode, type Membership } from '../../node/index.ts'
+import { addrOf, createFederation, eventually, waitFor, type Federation } from './fixture.ts'
+import { pubsubOf, TOPIC, validatorStack } from './services.ts'
+
+const VALIDATORS = ['val-1', 'val-2', 'val-3']
+const MESHSUB = ['/meshsub/1.0.0', '/meshsub/1.1.0', '/meshsub/1.2.0']
+const EVERY_ROLE = ['validator', 'relayer', 'full-node', 'light-client']
+/** identify and ping for everyone, gossipsub for validators and full nodes only. */
+const PROTOCOLS: Readonly<Record<string, readonly string[]>> = {
+  '/ipfs/id/1.0.0': EVERY_ROLE,
+  '/ipfs/id/push/1.0.0': EVERY_ROLE,
+  '/ipfs/ping/1.0.0': EVERY_ROLE,
+  ...Object.fromEntries(MESHSUB.map(p => [p, ['validator', 'full-node']]))
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+/** Collects the topic's messages a node receives, by text. */
+function inbox (node: FederationNode): string[] {
+  const received: string[] = []
+  pubsubOf(node).addEventListener('message', evt => {
+    if (evt.detail.topic === TOPIC) received.push(new TextDecoder().decode(evt.detail.data))
+  })
+  return received
+}
+
+async function connectAll (nodes: readonly FederationNode[]): Promise<void> {
+  await Promise.all(nodes.flatMap((from, i) => nodes.slice(i + 1).map(async to => from.dial(addrOf(to)))))
+  await eventually(() => nodes.every(node => node.peers().length === nodes.length - 1), 'every node to admit every other')
+}
+
+async function meshOf (node: FederationNode, size: number): Promise<void> {
+  await eventually(() => pubsubOf(node).getMeshPeers(TOPIC).length === size, `a gossipsub mesh of ${size} at ${node.peerId}`)
+}
+
+describe('gossipsub on fedgate', () => {
+  let fed: Federation
+
+  before(async () => {
+    fed = await createFederation({
+      members: [
+        ...VALIDATORS.map(id => ({ id, roles: ['validator'], org: `org-${id}` })),
+        { id: 'full-1', roles: ['full-node'] },
+        { id: 'light-1', roles: ['light-client'] }
+      ],
+      protocols: PROTOCOLS
+    })
+  })
+  afterEach(async () => { await fed.stopAll() })
+  after(async () => { await fed.close() })
+
+  it('validators form a mesh; a topic validator knows each forwarder as a member with roles, org and expiry', async () => {
+    const nodes = await Promise.all(VALIDATORS.map(async id => fed.startNode(id, { libp2p: validatorStack() })))
+    const [v1, v2, v3] = nodes
+    assert.ok(v1 !== undefined && v2 !== undefined && v3 !== undefined)
+    const seen: Array<{ forwarder: Membership | undefined, author: string | undefined }> = []
+    pubsubOf(v1).topicValidators.set(TOPIC, (forwarder, message) => {
+      const membership = v1.gate.membershipOf(forwarder)
+      seen.push({ forwarder: membership, author: message.type === 'signed' ? v1.gate.memberIdOf(message.from) : undefined })
+      return membership?.roles.includes('validator') === true ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+    })
+    const received = inbox(v1)
+    for (const node of nodes) pubsubOf(node).subscribe(TOPIC)
+    await connectAll(nodes)
+    await Promise.all(nodes.map(async node => meshOf(node, 2)))
+
+    const result = await pubsubOf(v2).publish(TOPIC, text('block 1 from val-2'))
+    assert.ok(result.recipients.length >= 1)
+    await eventually(() => received.includes('block 1 from val-2'), 'val-1 to receive val-2\'s block')
+    const fromV2 = seen.find(s => s.forwarder?.memberId === 'val-2')
+    assert.ok(fromV2 !== undefined, 'the topic validator saw val-2 as the forwarder')
+    assert.equal(fromV2.author, 'val-2')
+    assert.equal(fromV2.forwarder?.org, 'org-val-2')
+    assert.deepEqual(fromV2.forwarder?.roles, ['validator'])
+    assert.equal(fromV2.forwarder?.peerId, v2.peerId)
+    assert.equal(fromV2.forwarder?.notAfter, v1.gate.peerById(v2.peerId)?.credential.notAfterMs)
+    assert.ok((fromV2.forwarder?.notAfter ?? 0) > Date.now())
+    // This node itself is no admitted peer.
+    assert.equal(v1.gate.membershipOf(v1.peerId), undefined)
+  })
+
+  it('a light client without the gossipsub role never receives topic messages', async () => {
+    const validator = await fed.startNode('val-1', { libp2p: validatorStack() })
+    const full = await fed.startNode('full-1', { libp2p: validatorStack() })
+    const light = await fed.startNode('light-1', { libp2p: validatorStack() })
+    const lightInbox = inbox(light)
+    const fullInbox = inbox(full)
+    for (const node of [validator, full, light]) pubsubOf(node).subscribe(TOPIC)
+    const resets = waitFor(full.gate, 'stream-reset', r => r.protocol?.startsWith('/meshsub/') === true && r.memberId === 'light-1')
+    await full.dial(addrOf(validator))
+    await light.dial(addrOf(full))
+    await eventually(() => full.peers().length === 2, 'the full node to admit the validator and the light client')
+    await meshOf(full, 1)
+    await resets
+    await pubsubOf(validator).publish(TOPIC, text('block 2'))
+    await eventually(() => fullInbox.includes('block 2'), 'the full node to receive block 2')
+    // The full node got the block and holds a connection to the light client, which got nothing.
+    assert.deepEqual(lightInbox, [])
+    assert.ok(!pubsubOf(full).getMeshPeers(TOPIC).includes(light.peerId))
+    assert.ok(!pubsubOf(full).getSubscribers(TOPIC).some(p => p.toString() === light.peerId))
+    assert.ok(full.gate.peerById(light.peerId) !== undefined)
+  })
+
+  it('a revoked validator leaves the mesh and its blocks stop arriving', async () => {
+    const nodes = await Promise.all(VALIDATORS.map(async id => fed.startNode(id, { libp2p: validatorStack() })))
+    const [v1, v2, v3] = nodes
+    assert.ok(v1 !== undefined && v2 !== undefined && v3 !== undefined)
+    const received = inbox(v1)
+    for (const node of nodes) pubsubOf(node).subscribe(TOPIC)
+    await connectAll(nodes)
+    await Promise.all(nodes.map(async node => meshOf(node, 2)))
+
+    await fed.publishEpoch(r => revoke(r, { member: 'val-3' }), { nodes: ['val-1', 'val-2'] })
+    await eventually(() => !pubsubOf(v1).getPeers().some(p => p.toString() === v3.peerId), 'val-1\'s gossipsub to drop val-3')
+    await meshOf(v1, 1)
+    assert.equal(v1.gate.membershipOf(v3.peerId), undefined)
+    assert.equal(v1.gate.memberIdOf(v3.peerId), undefined)
+    // val-3 still runs and publishes; only val-2's block reaches val-1.
+    await pubsubOf(v3).publish(TOPIC, text('block from revoked val-3')).catch(() => undefined)
+    await pubsubOf(v2).publish(TOPIC, text('block from val-2'))
+    await eventually(() => received.includes('block from val-2'), 'val-1 to receive val-2\'s block')
+    assert.ok(!received.includes('block from revoked val-3'))
+  })
+})
