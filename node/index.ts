@@ -31,6 +31,6 @@ export { FedgateMetrics } from './metrics.ts'
 export { EVENTS, type EventName } from './events.ts'
 export { createAuditLog, silentLog, type AuditLogInit, type Logger } from './log.ts'
 export type {
-  AdmittedPeer, Membership, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents, FederationNodeView
+  AdmittedPeer, Membership, PolicyWarningEvent, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents, FederationNodeView
 } from './types.ts'
 export * from '../membership/index.ts'

@@ -1,5 +1,5 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import type { Credential, ReasonCode, Roster, RosterDiff } from '../membership/index.ts'
+import type { Credential, PolicyWarning, ReasonCode, Roster, RosterDiff } from '../membership/index.ts'
 import type { RosterStore } from './files/roster-store.ts'
 import type { RosterRefusal } from './roster-source.ts'
 
@@ -74,6 +74,9 @@ export interface CredentialRenewal {
   readonly local: boolean
 }
 
+/** A `policy-warning`: a protocol this node registered that the roster epoch leaves unusable. */
+export type PolicyWarningEvent = PolicyWarning & { readonly epoch: number }
+
 /** Handler for a chain protocol: called only for peers whose roles the roster allows on it. */
 export type FederationStreamHandler = (stream: Stream, connection: Connection, peer: AdmittedPeer) => void | Promise<void>
 
@@ -86,6 +89,7 @@ export interface FederationEvents {
   'roster': CustomEvent<RosterChange>
   'roster-refused': CustomEvent<RosterRefusal>
   'credential-renewed': CustomEvent<CredentialRenewal>
+  'policy-warning': CustomEvent<PolicyWarningEvent>
 }
 
 /** What the operator surface (admin endpoint, CLI, demo) reads from a running node. */

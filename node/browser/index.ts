@@ -25,6 +25,6 @@ export { generateNodeKey, nodeKeyFromPrivateKey, type NodeKey } from '../node-ke
 export { quietLog, quietMetrics, type GateLog, type GateMetrics, type GateCounter } from '../telemetry.ts'
 export { EVENTS, type EventName } from '../events.ts'
 export type {
-  AdmittedPeer, Membership, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents
+  AdmittedPeer, Membership, PolicyWarningEvent, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents
 } from '../types.ts'
 export * from '../../membership/index.ts'

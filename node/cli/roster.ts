@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import {
-  acceptRoster, addMember, allowProtocol, countSignatures, diffRosters, initRoster, removeMember, revoke,
-  signRoster, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster,
+  acceptRoster, addMember, allowProtocol, countSignatures, describePolicyWarning, diffRosters, initRoster, isPresetName, policyWarnings,
+  removeMember, revoke, signRoster, PROTOCOL_PRESETS, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster,
   type RosterDiff
 } from '../../membership/index.ts'
 import { readKeyFile } from '../files/key-file.ts'
@@ -127,14 +127,21 @@ export function registerRoster (program: Command): Command {
     })
 
   roster.command('allow')
-    .description('set the roles allowed to open a protocol (replaces an earlier entry; unlisted protocols are denied)')
+    .description('set the roles allowed to open a protocol, a protocol family (/name/*, every version) or a preset\'s protocols (replaces earlier entries; unlisted protocols are denied)')
     .argument('<file>', 'roster file')
-    .requiredOption('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0')
+    .option('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0, or a family, e.g. /meshsub/*')
+    .option('--preset <name>', `the protocols of a common libp2p service: ${Object.keys(PROTOCOL_PRESETS).join(', ')}`)
     .requiredOption('--roles <r[,r]>', 'roles allowed to open it', roleList)
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { protocol: string, roles: string[], json?: boolean }) => {
-      const edited = await editRoster(file, r => allowProtocol(r, opts.protocol, opts.roles))
-      printEdit(opts.json, file, edited, `${opts.protocol} allowed for ${opts.roles.join(',')}`)
+    .action(async (file: string, opts: { protocol?: string, preset?: string, roles: string[], json?: boolean }) => {
+      const protocols = allowedProtocols(opts)
+      const edited = await editRoster(file, r => protocols.reduce((next, protocol) => allowProtocol(next, protocol, opts.roles), r))
+      printEdit(opts.json, file, edited, `${opts.preset === undefined ? '' : `preset ${opts.preset}: `}${protocols.join(', ')} allowed for ${opts.roles.join(',')}`)
+      // A service allowed without what it depends on fails silently on every node: say so now.
+      const view = { protocols: edited.policy.protocols, accepts: new Map() }
+      for (const warning of policyWarnings(view, protocols, edited.roles, edited.roles)) {
+        if (warning.kind === 'dependency-denied') process.stderr.write(`warning: ${describePolicyWarning(warning).replaceAll('FILE', file)}\n`)
+      }
     })
 
   roster.command('sign')
@@ -212,6 +219,21 @@ function editReport (file: string, roster: Roster, change: string): RosterEditRe
 function printEdit (json: boolean | undefined, file: string, roster: Roster, change: string): void {
   if (json === true) printJson(editReport(file, roster, change))
   else printLine(`${file}: ${status(roster)}, ${change}`)
+}
+
+/** The policy keys `roster allow` sets: one `--protocol`, or a `--preset`'s. */
+function allowedProtocols (opts: { protocol?: string, preset?: string }): readonly string[] {
+  if ((opts.protocol === undefined) === (opts.preset === undefined)) {
+    throw new UsageError('roster allow: give either --protocol or --preset', `e.g. --protocol /chain/consensus/1.0.0, or --preset ${Object.keys(PROTOCOL_PRESETS).join('|')}`)
+  }
+  if (opts.protocol !== undefined) return [opts.protocol]
+  const preset = opts.preset ?? ''
+  if (!isPresetName(preset)) {
+    const close = closeMatches(preset, Object.keys(PROTOCOL_PRESETS))
+    throw new UsageError(`roster allow: no preset ${JSON.stringify(preset)}${close.length > 0 ? `; close matches: ${close.join(', ')}` : ''}`,
+      `use one of: ${Object.keys(PROTOCOL_PRESETS).join(', ')}`)
+  }
+  return PROTOCOL_PRESETS[preset].protocols
 }
 
 /** Refuses an id the roster does not list, naming the closest ids it does. */

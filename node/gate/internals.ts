@@ -57,6 +57,8 @@ export interface GateInternals {
   readonly renewal: Renewal
   readonly enforcement: Enforcement
   readonly memberNodes: MemberNodes
+  /** fedgate's own protocols, open to every admitted peer whatever the policy says. */
+  readonly internalProtocols: ReadonlySet<string>
   readonly sync: EpochExchange | undefined
   /** How the service makes the peer manager (it needs libp2p's dialler), or false for none. */
   readonly peerOptions: PeerManagerOptions | false
@@ -111,7 +113,8 @@ export function assembleInternals (init: InternalsInit): GateInternals {
   })
   const admitted = new Admitted({ slots, refusals, metrics, log, clock, events })
   bye = new Bye({ admitted, refusals, metrics, clock })
-  const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols: new Set([BYE_PROTOCOL, RENEW_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) })
+  const internalProtocols: ReadonlySet<string> = new Set([BYE_PROTOCOL, RENEW_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])])
+  const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols })
   const enforcement = new Enforcement({ admitted, bye, guard, verifier, metrics, log, clock, events, roster, localRoles, ownCredentialCheck: init.ownVerdict })
   const renewal = new Renewal({ admitted, enforcement, guard, bye, metrics, log, events })
   const pending = new PendingHandshakes({ limits: () => roster().policy.limits, bans, clock, record: refusal => { refusals.record(refusal) } })
@@ -126,6 +129,7 @@ export function assembleInternals (init: InternalsInit): GateInternals {
     renewal,
     enforcement,
     memberNodes,
+    internalProtocols,
     sync,
     peerOptions: init.peers,
     peers: undefined,

@@ -6,13 +6,14 @@ import type { RosterRefusal, RosterUpdate } from '../roster-source.ts'
 import { BYE_PROTOCOL } from './bye.ts'
 import { internalsOf, rosterRefused, type FederationGate } from './gate.ts'
 import { PeerManager } from '../peers/peer-manager.ts'
+import { PolicyCheck } from './policy-check.ts'
 import type { Disconnect } from '../types.ts'
 import { RENEW_PROTOCOL } from './renewal.ts'
 import type { GuardableRegistrar } from './stream-guard.ts'
 
 /** The libp2p components the fedgate service uses. */
 export interface FederationServiceComponents {
-  registrar: Pick<Registrar, 'handle' | 'unhandle'> & Partial<GuardableRegistrar>
+  registrar: Pick<Registrar, 'handle' | 'unhandle'> & Partial<GuardableRegistrar> & Partial<Pick<Registrar, 'getProtocols'>>
   events: TypedEventTarget<Libp2pEvents>
   connectionManager: Pick<ConnectionManager, 'openConnection'>
 }
@@ -34,6 +35,21 @@ export function federationService (gate: FederationGate): (components: Federatio
     const internals = internalsOf(gate)
     const { admitted, guard, bye, renewal, enforcement, sync } = internals
     guard.install(components.registrar)
+    const { registrar } = components
+    const policyCheck = new PolicyCheck({
+      roster: () => gate.roster,
+      localRoles: () => gate.localRoles,
+      registered: () => registrar.getProtocols?.() ?? [],
+      internalProtocols: internals.internalProtocols,
+      log: gate.log,
+      events: gate
+    })
+    // A handler registered once the node runs is checked as it comes.
+    const handle = registrar.handle.bind(registrar)
+    registrar.handle = async (protocol, handler, options) => {
+      await handle(protocol, handler, options)
+      if (internals.running) policyCheck.run('handle', [protocol])
+    }
     const peers = internals.peerOptions === false
       ? undefined
       : new PeerManager({
@@ -62,7 +78,9 @@ export function federationService (gate: FederationGate): (components: Federatio
       sync?.forget(evt.detail)
     }
     const onRoster = (evt: CustomEvent<RosterUpdate>): void => {
-      internals.rosterChanged(evt.detail).catch(err => { logEvent(gate.log, 'error', 'enforcement-error', { err: String(err) }, 'live enforcement failed') })
+      internals.rosterChanged(evt.detail)
+        .then(() => { policyCheck.run('roster') })
+        .catch(err => { logEvent(gate.log, 'error', 'enforcement-error', { err: String(err) }, 'live enforcement failed') })
     }
     const onRosterRefused = (evt: CustomEvent<RosterRefusal>): void => { rosterRefused(gate, evt.detail) }
     components.events.addEventListener('connection:open', onOpen)
@@ -85,6 +103,8 @@ export function federationService (gate: FederationGate): (components: Federatio
         internals.running = true
       },
       afterStart () {
+        // Every service has registered its handlers by now.
+        policyCheck.run('start')
         // Dial once libp2p's connection manager and transports run.
         peers?.start()
       },

@@ -1,8 +1,8 @@
 import { after, afterEach, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { revoke, type FederationNode, type Membership } from '../../node/index.ts'
-import { addrOf, createFederation, eventually, waitFor, type Federation } from './fixture.ts'
+import { allowProtocol, revoke, PROTOCOL_PRESETS, type FederationNode, type Membership, type PresetName } from '../../node/index.ts'
+import { addrOf, captureLog, createFederation, eventually, waitFor, type Federation } from './fixture.ts'
 import { pubsubOf, TOPIC, validatorStack } from './services.ts'
 
 const VALIDATORS = ['val-1', 'val-2', 'val-3']
@@ -14,6 +14,11 @@ const PROTOCOLS: Readonly<Record<string, readonly string[]>> = {
   '/ipfs/id/push/1.0.0': EVERY_ROLE,
   '/ipfs/ping/1.0.0': EVERY_ROLE,
   ...Object.fromEntries(MESHSUB.map(p => [p, ['validator', 'full-node']]))
+}
+
+/** Policy entries for presets, as `fedgate roster allow --preset NAME --roles R` writes them. */
+function presets (entries: Partial<Record<PresetName, readonly string[]>>): Record<string, readonly string[]> {
+  return Object.fromEntries(Object.entries(entries).flatMap(([name, roles]) => PROTOCOL_PRESETS[name as PresetName].protocols.map(p => [p, roles ?? []])))
 }
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -123,5 +128,52 @@ describe('gossipsub on fedgate', () => {
     await pubsubOf(v2).publish(TOPIC, text('block from val-2'))
     await eventually(() => received.includes('block from val-2'), 'val-1 to receive val-2\'s block')
     assert.ok(!received.includes('block from revoked val-3'))
+  })
+})
+
+describe('gossipsub on fedgate: which protocols the roster must allow', () => {
+  let fed: Federation
+
+  afterEach(async () => { await fed.close() })
+
+  it('gossipsub allowed without identify: the node warns at start, and again on an epoch that brings it back and takes it away', async () => {
+    fed = await createFederation({ members: VALIDATORS.map(id => ({ id, roles: ['validator'] })), protocols: presets({ gossipsub: ['validator'], ping: ['validator'] }) })
+    const { log, lines } = captureLog()
+    const node = await fed.startNode('val-1', { libp2p: validatorStack(), log })
+    const atStart = lines.filter(l => l.event === 'policy-warning' && l.reason === 'dependency-denied')
+    for (const line of atStart) {
+      assert.equal(line.needs, '/ipfs/id/1.0.0')
+      assert.equal(line.trigger, 'start')
+      assert.ok(String(line.msg).includes('--preset identify --roles validator'))
+    }
+    assert.deepEqual(atStart.map(l => l.protocol).sort(), ['/floodsub/1.0.0', '/meshsub/1.0.0', '/meshsub/1.1.0', '/meshsub/1.2.0'])
+    // identify itself is registered and allowed to no one: unreachable.
+    assert.ok(lines.some(l => l.event === 'policy-warning' && l.reason === 'protocol-unreachable' && l.protocol === '/ipfs/id/1.0.0'))
+
+    const before = lines.length
+    await fed.publishEpoch(r => PROTOCOL_PRESETS.identify.protocols.reduce((next, p) => allowProtocol(next, p, ['validator']), r))
+    await eventually(() => lines.slice(before).some(l => l.event === 'roster-accepted'), 'the epoch to be logged')
+    const warned = waitFor(node.gate, 'policy-warning', w => w.kind === 'dependency-denied' && w.epoch === 3)
+    await fed.publishEpoch(r => allowProtocol(r, '/ipfs/id/*', []))
+    const warning = await warned
+    assert.equal(warning.kind === 'dependency-denied' ? warning.needs : undefined, '/ipfs/id/1.0.0')
+    // Epoch 2 allowed identify: it raised no dependency warning.
+    assert.ok(!lines.some(l => l.event === 'policy-warning' && l.epoch === 2 && l.reason === 'dependency-denied'))
+  })
+
+  it('a family entry (/meshsub/*) lets gossipsub use its newest version; an exact older id resets it', async () => {
+    fed = await createFederation({ members: VALIDATORS.map(id => ({ id, roles: ['validator'] })), protocols: presets({ gossipsub: ['validator'], identify: ['validator'] }) })
+    const [v1, v2] = await Promise.all(VALIDATORS.slice(0, 2).map(async id => fed.startNode(id, { libp2p: validatorStack() })))
+    assert.ok(v1 !== undefined && v2 !== undefined)
+    for (const node of [v1, v2]) pubsubOf(node).subscribe(TOPIC)
+    await connectAll([v1, v2])
+    await meshOf(v1, 1)
+    const protocols = v1.libp2p.getConnections(v2.libp2p.peerId).flatMap(c => c.streams.map(s => s.protocol))
+    assert.ok(protocols.includes('/meshsub/1.2.0'), `streams: ${protocols.join(', ')}`)
+
+    // The roster lists one exact older version only: the guard resets gossipsub's 1.2.0 streams.
+    const reset = waitFor(v1.gate, 'refused', r => r.stage === 'live' && r.protocol === '/meshsub/1.2.0' && r.code === 'protocol-not-allowed')
+    await fed.publishEpoch(r => allowProtocol(allowProtocol(r, '/meshsub/*', []), '/meshsub/1.1.0', ['validator']))
+    await reset
   })
 })
