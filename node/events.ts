@@ -9,7 +9,7 @@ import type { GateLog } from './telemetry.ts'
 export const EVENTS = {
   'admission': { audit: true, meaning: 'a peer passed the membership exchange and its connection opened' },
   'refusal': { audit: true, meaning: 'a connection attempt was refused, by this node or by the peer, with the reason code' },
-  'stream-reset': { audit: true, meaning: 'an inbound stream was reset before its handler, with the reason code' },
+  'stream-reset': { audit: true, meaning: 'an inbound stream was reset before its handler, with the reason code; with by: remote, the peer reset a stream this node opened and said why (protocol and reason code)' },
   'disconnect': { audit: true, meaning: 'an admitted connection closed, with the reason code' },
   'ban': { audit: true, meaning: 'a remote address earned a temporary ban after repeated refusals that prove it is not a member' },
   'roster-accepted': { audit: true, meaning: 'a roster epoch was accepted and stored' },

@@ -18,6 +18,7 @@ import { MemberNodes } from './member-nodes.ts'
 import { Outsiders } from './outsiders.ts'
 import { Refusals } from './refusals.ts'
 import { Renewal, RENEW_PROTOCOL } from './renewal.ts'
+import { ResetNotices, RESET_NOTICE_PROTOCOL } from './reset-notice.ts'
 import { Slots, type Slot } from './slots.ts'
 import { StreamGuard } from './stream-guard.ts'
 
@@ -53,6 +54,7 @@ export interface GateInternals {
   readonly slots: Slots<Handshake>
   readonly admitted: Admitted
   readonly guard: StreamGuard
+  readonly notices: ResetNotices
   readonly bye: Bye
   readonly renewal: Renewal
   readonly enforcement: Enforcement
@@ -113,8 +115,9 @@ export function assembleInternals (init: InternalsInit): GateInternals {
   })
   const admitted = new Admitted({ slots, refusals, metrics, log, clock, events })
   bye = new Bye({ admitted, refusals, metrics, clock })
-  const internalProtocols: ReadonlySet<string> = new Set([BYE_PROTOCOL, RENEW_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])])
-  const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols })
+  const internalProtocols: ReadonlySet<string> = new Set([BYE_PROTOCOL, RENEW_PROTOCOL, RESET_NOTICE_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])])
+  const notices = new ResetNotices({ admitted, refusals, clock })
+  const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols, notify: (connection, protocol, code) => { notices.tell(connection, protocol, code) } })
   const enforcement = new Enforcement({ admitted, bye, guard, verifier, metrics, log, clock, events, roster, localRoles, ownCredentialCheck: init.ownVerdict })
   const renewal = new Renewal({ admitted, enforcement, guard, bye, metrics, log, events })
   const pending = new PendingHandshakes({ limits: () => roster().policy.limits, bans, clock, record: refusal => { refusals.record(refusal) } })
@@ -125,6 +128,7 @@ export function assembleInternals (init: InternalsInit): GateInternals {
     slots,
     admitted,
     guard,
+    notices,
     bye: closer,
     renewal,
     enforcement,

@@ -9,6 +9,10 @@ import { PeerManager } from '../peers/peer-manager.ts'
 import { PolicyCheck } from './policy-check.ts'
 import type { Disconnect } from '../types.ts'
 import { RENEW_PROTOCOL } from './renewal.ts'
+import { RESET_NOTICE_PROTOCOL } from './reset-notice.ts'
+
+/** Reset notices a peer may have open at once on one connection. */
+const RESET_NOTICE_MAX_STREAMS = 4
 import type { GuardableRegistrar } from './stream-guard.ts'
 
 /** The libp2p components the fedgate service uses. */
@@ -33,7 +37,7 @@ export interface FederationService extends Startable {
 export function federationService (gate: FederationGate): (components: FederationServiceComponents) => FederationService {
   return (components) => {
     const internals = internalsOf(gate)
-    const { admitted, guard, bye, renewal, enforcement, sync } = internals
+    const { admitted, guard, bye, renewal, enforcement, sync, notices } = internals
     guard.install(components.registrar)
     const { registrar } = components
     const policyCheck = new PolicyCheck({
@@ -90,6 +94,7 @@ export function federationService (gate: FederationGate): (components: Federatio
       async start () {
         await components.registrar.handle(RENEW_PROTOCOL, async (stream, connection) => renewal.receive(stream, connection))
         await components.registrar.handle(BYE_PROTOCOL, async (stream, connection) => bye.receive(stream, connection))
+        await components.registrar.handle(RESET_NOTICE_PROTOCOL, async (stream, connection) => notices.receive(stream, connection), { maxInboundStreams: RESET_NOTICE_MAX_STREAMS })
         if (sync !== undefined) {
           await components.registrar.handle(sync.protocol, async (stream, connection) => {
             const memberId = admitted.get(connection)?.peer.memberId
@@ -120,7 +125,7 @@ export function federationService (gate: FederationGate): (components: Federatio
       async stop () {
         components.events.removeEventListener('connection:open', onOpen)
         components.events.removeEventListener('connection:close', onClose)
-        for (const protocol of [RENEW_PROTOCOL, BYE_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) await components.registrar.unhandle(protocol)
+        for (const protocol of [RENEW_PROTOCOL, BYE_PROTOCOL, RESET_NOTICE_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) await components.registrar.unhandle(protocol)
       }
     }
   }

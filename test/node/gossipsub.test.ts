@@ -95,11 +95,14 @@ describe('gossipsub on fedgate', () => {
     const fullInbox = inbox(full)
     for (const node of [validator, full, light]) pubsubOf(node).subscribe(TOPIC)
     const resets = waitFor(full.gate, 'stream-reset', r => r.protocol?.startsWith('/meshsub/') === true && r.memberId === 'light-1')
+    // The light client's own node hears why its gossipsub stream died.
+    const told = waitFor(light.gate, 'stream-reset', r => r.by === 'remote' && r.protocol?.startsWith('/meshsub/') === true && r.memberId === 'full-1')
     await full.dial(addrOf(validator))
     await light.dial(addrOf(full))
     await eventually(() => full.peers().length === 2, 'the full node to admit the validator and the light client')
     await meshOf(full, 1)
     await resets
+    assert.equal((await told).code, 'protocol-not-allowed')
     await pubsubOf(validator).publish(TOPIC, text('block 2'))
     await eventually(() => fullInbox.includes('block 2'), 'the full node to receive block 2')
     // The full node got the block and holds a connection to the light client, which got nothing.
