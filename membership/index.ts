@@ -19,7 +19,7 @@ export {
 } from './policy.ts'
 export {
   PROTOCOL_FAMILY_SUFFIX, PROTOCOL_PRESETS, IDENTIFY_PROTOCOL, isProtocolFamily, protocolKeyProblem, familyOf, rolesAllowedOn,
-  isPresetName, presetsOf, policyWarnings, describePolicyWarning, type ProtocolPreset, type PresetName, type PolicyWarning, type PolicyView
+  isPresetName, presetsOf, policyWarnings, widenedProtocols, describePolicyWarning, type ProtocolPreset, type PresetName, type PolicyWarning, type PolicyView
 } from './protocols.ts'
 export {
   Roster, acceptRoster, countSignatures, adminSetFingerprint, MAX_ROSTER_BYTES, MAX_MEMBERS,

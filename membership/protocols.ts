@@ -87,6 +87,12 @@ export function presetsOf (protocol: string): PresetName[] {
 export type PolicyWarning =
   /** No role this node accepts may open `protocol`: the handler is unreachable. */
   | { readonly kind: 'protocol-unreachable', readonly protocol: string }
+  /**
+   * This node answers ping but denies it to `roles`: libp2p's connection monitor (on by default)
+   * pings each connection every 10 s and closes it when the ping stream is reset, so peers in
+   * those roles keep losing their connections to this node.
+   */
+  | { readonly kind: 'ping-denied', readonly protocol: string, readonly roles: readonly string[], readonly fixRoles: readonly string[] }
   /** `roles` may open `protocol` but not `needs`, which its service depends on: it fails silently for them. */
   | { readonly kind: 'dependency-denied', readonly protocol: string, readonly needs: string, readonly roles: readonly string[], readonly fixRoles: readonly string[] }
 
@@ -106,6 +112,11 @@ export function policyWarnings (policy: PolicyView, registered: Iterable<string>
   const warnings: PolicyWarning[] = []
   for (const protocol of new Set(registered)) {
     const allowed = [...(rolesAllowedOn(policy.protocols, protocol) ?? [])].filter(role => accepted.has(role))
+    if (presetsOf(protocol).includes('ping')) {
+      const denied = [...accepted].filter(role => !allowed.includes(role)).sort()
+      if (denied.length > 0) warnings.push({ kind: 'ping-denied', protocol, roles: denied, fixRoles: [...accepted].sort() })
+      continue
+    }
     if (allowed.length === 0) {
       warnings.push({ kind: 'protocol-unreachable', protocol })
       continue
@@ -118,6 +129,18 @@ export function policyWarnings (policy: PolicyView, registered: Iterable<string>
     }
   }
   return warnings
+}
+
+/**
+ * The protocols among `protocols` that `roles` may open under `after` but could not under
+ * `before`: what a roster epoch gives back to a peer on its existing connections.
+ */
+export function widenedProtocols (before: PolicyView, after: PolicyView, protocols: Iterable<string>, roles: readonly string[]): string[] {
+  const allows = (policy: PolicyView, protocol: string): boolean => {
+    const allowed = rolesAllowedOn(policy.protocols, protocol)
+    return allowed !== undefined && roles.some(role => allowed.has(role))
+  }
+  return [...new Set(protocols)].filter(protocol => allows(after, protocol) && !allows(before, protocol)).sort()
 }
 
 function acceptedRoles (policy: PolicyView, localRoles: Iterable<string>, roles: Iterable<string>): ReadonlySet<string> {
@@ -134,6 +157,9 @@ function acceptedRoles (policy: PolicyView, localRoles: Iterable<string>, roles:
 export function describePolicyWarning (warning: PolicyWarning): string {
   if (warning.kind === 'protocol-unreachable') {
     return `${warning.protocol} is registered on this node but the roster allows it to no role this node accepts; fix: fedgate roster allow FILE --protocol ${warning.protocol} --roles ROLE (or a --preset)`
+  }
+  if (warning.kind === 'ping-denied') {
+    return `${warning.protocol} is registered on this node but denied to ${warning.roles.join(', ')}: libp2p's connection monitor pings every connection and closes it when the ping is reset, so those peers keep losing their connections; fix: fedgate roster allow FILE --preset ping --roles ${warning.fixRoles.join(',')} (or turn the monitor's abortConnectionOnPingFailure off on every node)`
   }
   const fix = presetsOf(warning.needs).includes('identify') ? '--preset identify' : `--protocol ${warning.needs}`
   return `${warning.protocol} is allowed to ${warning.roles.join(', ')} but ${warning.needs}, which it depends on, is not, so it fails silently for them; fix: fedgate roster allow FILE ${fix} --roles ${warning.fixRoles.join(',')}`

@@ -23,6 +23,7 @@ export const EVENTS = {
   'tunnel-close': { audit: true, meaning: 'a tunnel closed, with the member id, the service, the bytes moved each way and the reason code' },
   'tunnel-refused': { audit: true, meaning: 'a tunnel could not open (unknown member, no reachable node, protocol not allowed, target unreachable, ...), with the reason code; a forward closes its local connection' },
   'policy-warning': { audit: false, meaning: 'the roster leaves a protocol this node registered unusable: denied to every role the node accepts, or allowed while a protocol it depends on (identify, for gossipsub and kad-dht) is denied; at start, on every epoch and when a handler is registered, with the fix' },
+  'protocols-widened': { audit: false, meaning: 'a roster epoch gave protocols back on a peer\'s existing connection; identify runs again on it so services such as gossipsub re-add the peer' },
   'credential-renewal-failed': { audit: false, meaning: 'a renewed credential could not be pushed to a peer' },
   'credential-watch-error': { audit: false, meaning: 'watching the credential file failed' },
   'roster-watch-error': { audit: false, meaning: 'watching or reading the roster file failed' },

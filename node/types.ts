@@ -74,6 +74,15 @@ export interface CredentialRenewal {
   readonly local: boolean
 }
 
+/** A roster epoch gave protocols back on a peer's existing connections (to its roles or to this node's). */
+export interface ProtocolsWidened {
+  readonly peerId: string
+  readonly memberId: string
+  readonly epoch: number
+  /** Protocols this node handles that the connection may now carry, in at least one direction. */
+  readonly protocols: readonly string[]
+}
+
 /** A `policy-warning`: a protocol this node registered that the roster epoch leaves unusable. */
 export type PolicyWarningEvent = PolicyWarning & { readonly epoch: number }
 
@@ -90,6 +99,7 @@ export interface FederationEvents {
   'roster-refused': CustomEvent<RosterRefusal>
   'credential-renewed': CustomEvent<CredentialRenewal>
   'policy-warning': CustomEvent<PolicyWarningEvent>
+  'protocols-widened': CustomEvent<ProtocolsWidened>
 }
 
 /** What the operator surface (admin endpoint, CLI, demo) reads from a running node. */

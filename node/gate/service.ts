@@ -7,6 +7,7 @@ import { BYE_PROTOCOL } from './bye.ts'
 import { internalsOf, rosterRefused, type FederationGate } from './gate.ts'
 import { PeerManager } from '../peers/peer-manager.ts'
 import { PolicyCheck } from './policy-check.ts'
+import { WidenedPeers, type Rejoin } from './rejoin.ts'
 import type { Disconnect } from '../types.ts'
 import { RENEW_PROTOCOL } from './renewal.ts'
 import { RESET_NOTICE_PROTOCOL } from './reset-notice.ts'
@@ -22,6 +23,16 @@ export interface FederationServiceComponents {
   connectionManager: Pick<ConnectionManager, 'openConnection'>
 }
 
+export interface FederationServiceInit {
+  /**
+   * What to do when a roster epoch gives protocols back on a peer's existing connection: `true`
+   * re-runs identify on it (the libp2p service named `identify`), so gossipsub, kad-dht and other
+   * topologies re-add the peer; a function does that job instead; `false` only dispatches
+   * `protocols-widened`. @default true
+   */
+  rejoin?: boolean | Rejoin
+}
+
 /** fedgate's libp2p service: it has no API of its own; the gate is the API. */
 export interface FederationService extends Startable {
   readonly [Symbol.toStringTag]: string
@@ -34,7 +45,7 @@ export interface FederationService extends Startable {
  * the node stops tells every peer why its connection closes. A registrar without the hooked shape
  * stops the node from being created (UnguardableRegistrarError).
  */
-export function federationService (gate: FederationGate): (components: FederationServiceComponents) => FederationService {
+export function federationService (gate: FederationGate, init: FederationServiceInit = {}): (components: FederationServiceComponents) => FederationService {
   return (components) => {
     const internals = internalsOf(gate)
     const { admitted, guard, bye, renewal, enforcement, sync, notices } = internals
@@ -47,6 +58,15 @@ export function federationService (gate: FederationGate): (components: Federatio
       internalProtocols: internals.internalProtocols,
       log: gate.log,
       events: gate
+    })
+    const widened = new WidenedPeers({
+      admitted,
+      events: gate,
+      log: gate.log,
+      localRoles: () => gate.localRoles,
+      registered: () => registrar.getProtocols?.() ?? [],
+      internalProtocols: internals.internalProtocols,
+      rejoin: () => init.rejoin === false ? undefined : typeof init.rejoin === 'function' ? init.rejoin : identifyRejoin(components)
     })
     // A handler registered once the node runs is checked as it comes.
     const handle = registrar.handle.bind(registrar)
@@ -83,7 +103,10 @@ export function federationService (gate: FederationGate): (components: Federatio
     }
     const onRoster = (evt: CustomEvent<RosterUpdate>): void => {
       internals.rosterChanged(evt.detail)
-        .then(() => { policyCheck.run('roster') })
+        .then(() => {
+          policyCheck.run('roster')
+          widened.rosterChanged(evt.detail)
+        })
         .catch(err => { logEvent(gate.log, 'error', 'enforcement-error', { err: String(err) }, 'live enforcement failed') })
     }
     const onRosterRefused = (evt: CustomEvent<RosterRefusal>): void => { rosterRefused(gate, evt.detail) }
@@ -129,4 +152,18 @@ export function federationService (gate: FederationGate): (components: Federatio
       }
     }
   }
+}
+
+/** identify, run again on a connection, when the node has libp2p's identify service under its usual name. */
+function identifyRejoin (components: FederationServiceComponents): Rejoin | undefined {
+  let service: unknown
+  try {
+    // libp2p's components throw for a service they do not hold.
+    service = (components as unknown as Record<string, unknown>).identify
+  } catch {
+    return undefined
+  }
+  if (typeof service !== 'object' || service === null || !('identify' in service) || typeof service.identify !== 'function') return undefined
+  const identify = service.identify.bind(service) as Rejoin
+  return async connection => identify(connection)
 }

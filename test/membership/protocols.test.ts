@@ -73,10 +73,17 @@ describe('policyWarnings', () => {
   })
 
   it('a registered protocol no accepted role may open is unreachable; roles the node does not accept do not count', () => {
-    const view: PolicyView = { protocols: table({ '/chain/headers/1.0.0': ['light-client'], '/ipfs/ping/*': ['validator'] }), accepts: table({ validator: ['validator', 'relayer'] }) }
+    const view: PolicyView = { protocols: table({ '/chain/headers/1.0.0': ['light-client'], '/ipfs/ping/*': ['validator', 'relayer'] }), accepts: table({ validator: ['validator', 'relayer'] }) }
     assert.deepEqual(policyWarnings(view, ['/chain/headers/1.0.0', '/ipfs/ping/1.0.0', '/chain/unlisted/1.0.0'], ['validator'], ROLES), [
       { kind: 'protocol-unreachable', protocol: '/chain/headers/1.0.0' },
       { kind: 'protocol-unreachable', protocol: '/chain/unlisted/1.0.0' }
     ])
+  })
+  it('ping denied to a role this node accepts: connections would be closed by libp2p\'s connection monitor', () => {
+    const view: PolicyView = { protocols: table({ '/ipfs/ping/*': ['validator'] }), accepts: table({ validator: ['validator', 'relayer'] }) }
+    const warnings = policyWarnings(view, ['/ipfs/ping/1.0.0'], ['validator'], ROLES)
+    assert.deepEqual(warnings, [{ kind: 'ping-denied', protocol: '/ipfs/ping/1.0.0', roles: ['relayer'], fixRoles: ['relayer', 'validator'] }])
+    assert.ok(describePolicyWarning(warnings[0] ?? assert.fail('no warning')).includes('--preset ping --roles relayer,validator'))
+    assert.equal(policyWarnings({ ...view, protocols: table({ '/ipfs/ping/*': ['validator', 'relayer'] }) }, ['/ipfs/ping/1.0.0'], ['validator'], ROLES).length, 0)
   })
 })

@@ -165,7 +165,7 @@ describe('gossipsub on fedgate: which protocols the roster must allow', () => {
   })
 
   it('a family entry (/meshsub/*) lets gossipsub use its newest version; an exact older id resets it', async () => {
-    fed = await createFederation({ members: VALIDATORS.map(id => ({ id, roles: ['validator'] })), protocols: presets({ gossipsub: ['validator'], identify: ['validator'] }) })
+    fed = await createFederation({ members: VALIDATORS.map(id => ({ id, roles: ['validator'] })), protocols: presets({ gossipsub: ['validator'], identify: ['validator'], ping: ['validator'] }) })
     const [v1, v2] = await Promise.all(VALIDATORS.slice(0, 2).map(async id => fed.startNode(id, { libp2p: validatorStack() })))
     assert.ok(v1 !== undefined && v2 !== undefined)
     for (const node of [v1, v2]) pubsubOf(node).subscribe(TOPIC)
@@ -178,5 +178,37 @@ describe('gossipsub on fedgate: which protocols the roster must allow', () => {
     const reset = waitFor(v1.gate, 'refused', r => r.stage === 'live' && r.protocol === '/meshsub/1.2.0' && r.code === 'protocol-not-allowed')
     await fed.publishEpoch(r => allowProtocol(allowProtocol(r, '/meshsub/*', []), '/meshsub/1.1.0', ['validator']))
     await reset
+  })
+
+  it('an epoch that gives gossipsub back: the peer rejoins the mesh on its existing connection', async () => {
+    fed = await createFederation({ members: VALIDATORS.map(id => ({ id, roles: ['validator'] })), protocols: presets({ gossipsub: ['validator'], identify: ['validator'], ping: ['validator'] }) })
+    const [v1, v2] = await Promise.all(VALIDATORS.slice(0, 2).map(async id => fed.startNode(id, { libp2p: validatorStack() })))
+    assert.ok(v1 !== undefined && v2 !== undefined)
+    const received = inbox(v1)
+    for (const node of [v1, v2]) pubsubOf(node).subscribe(TOPIC)
+    await connectAll([v1, v2])
+    await meshOf(v1, 1)
+    const connections = v1.libp2p.getConnections(v2.libp2p.peerId).map(c => c.id)
+
+    // Epoch 2 takes gossipsub away: each side resets the other's gossipsub streams.
+    const lost = [v1, v2].map(node => waitFor(node.gate, 'refused', r => r.stage === 'live' && r.protocol?.startsWith('/meshsub/') === true))
+    await fed.publishEpoch(r => allowProtocol(allowProtocol(r, '/meshsub/*', []), '/floodsub/*', []))
+    await Promise.all(lost)
+
+    const widened = [v1, v2].map(node => waitFor(node.gate, 'protocols-widened'))
+    await fed.publishEpoch(r => allowProtocol(allowProtocol(r, '/meshsub/*', ['validator']), '/floodsub/*', ['validator']))
+    const [event] = await Promise.all(widened)
+    assert.equal(event?.peerId, v2.peerId)
+    assert.equal(event?.memberId, 'val-2')
+    assert.equal(event?.epoch, 3)
+    assert.deepEqual(event?.protocols, ['/floodsub/1.0.0', '/meshsub/1.0.0', '/meshsub/1.1.0', '/meshsub/1.2.0'])
+    // gossipsub opens no stream by itself on a connection it already saw: only the rejoin brings val-2's blocks back.
+    let sent = 0
+    await eventually(async () => {
+      await pubsubOf(v2).publish(TOPIC, text(`block after the epoch ${++sent}`)).catch(() => undefined)
+      return received.some(r => r.startsWith('block after the epoch'))
+    }, 'val-1 to receive a block val-2 published after epoch 3')
+    // The same connection as before: no redial was needed.
+    assert.deepEqual(v1.libp2p.getConnections(v2.libp2p.peerId).map(c => c.id), connections)
   })
 })
