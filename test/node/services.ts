@@ -1,6 +1,6 @@
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
-import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import type { FederationNode } from '../../node/index.ts'
 import type { StartNodeOptions } from './fixture.ts'
@@ -20,8 +20,8 @@ export const TOPIC = 'blocks'
 type Services = NonNullable<NonNullable<StartNodeOptions['libp2p']>['services']>
 
 export function validatorStack (opts: StackOptions = {}): StartNodeOptions['libp2p'] {
-  // kad-dht's factory names the ping service among its components, which libp2p's map type cannot see.
-  const dht = { dht: kadDHT({ clientMode: false, allowQueryWithZeroPeers: true }) } as unknown as Services
+  // 127.0.0.1 addresses: keep them (kad-dht drops private addresses by default). kad-dht's factory names the ping service among its components, which libp2p's map type cannot see.
+  const dht = { dht: kadDHT({ clientMode: false, allowQueryWithZeroPeers: true, peerInfoMapper: passthroughMapper }) } as unknown as Services
   return {
     services: {
       identify: identify(),
