@@ -196,7 +196,13 @@ describe('gossipsub on fedgate: which protocols the roster must allow', () => {
     await Promise.all(lost)
 
     const widened = [v1, v2].map(node => waitFor(node.gate, 'protocols-widened'))
+    const change = waitFor(v1.gate, 'roster', r => r.epoch === 3)
     await fed.publishEpoch(r => allowProtocol(allowProtocol(r, '/meshsub/*', ['validator']), '/floodsub/*', ['validator']))
+    // The roster event carries the policy diff.
+    assert.deepEqual((await change).diff?.policy.map(p => [p.path, p.before, p.after]), [
+      ['policy.protocols["/meshsub/*"]', [], ['validator']],
+      ['policy.protocols["/floodsub/*"]', [], ['validator']]
+    ])
     const [event] = await Promise.all(widened)
     assert.equal(event?.peerId, v2.peerId)
     assert.equal(event?.memberId, 'val-2')
