@@ -44,11 +44,6 @@ export class Bye {
       metrics.disconnects.inc({ reason: code })
       refusals.keep({ code, by: 'local', stage: 'live', direction: connection.direction, peerId: entry.peer.peerId, memberId: entry.peer.memberId, remoteAddr: entry.peer.remoteAddr, at: clock() })
     }
-    // The peer is out from now: nothing more may pass on its open streams (a gossipsub stream
-    // could otherwise carry its messages for as long as telling it why takes).
-    if (code !== 'shutdown') {
-      for (const stream of [...connection.streams]) stream.abort(new Error(`fedgate: ${code}`))
-    }
     await this.tell(connection, code)
     connection.abort(new Error(`fedgate: ${code}`))
   }

@@ -122,6 +122,8 @@ describe('gossipsub on fedgate', () => {
     await Promise.all(nodes.map(async node => meshOf(node, 2)))
 
     await fed.publishEpoch(r => revoke(r, { member: 'val-3' }), { nodes: ['val-1', 'val-2'] })
+    // The bye that tells val-3 why takes a round trip; once both validators closed its connections, it is out.
+    await eventually(() => [v1, v2].every(node => node.libp2p.getConnections(v3.libp2p.peerId).length === 0), 'val-1 and val-2 to close val-3\'s connections')
     await eventually(() => !pubsubOf(v1).getPeers().some(p => p.toString() === v3.peerId), 'val-1\'s gossipsub to drop val-3')
     await meshOf(v1, 1)
     assert.equal(v1.gate.membershipOf(v3.peerId), undefined)
