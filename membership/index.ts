@@ -18,6 +18,10 @@ export {
   STANDARD_ROLES, DEFAULT_ACCEPTS, DEFAULT_LIMITS, LIMIT_BOUNDS, DURATION_BOUNDS, acceptsPeer, protocolAllows, type Policy, type Limits
 } from './policy.ts'
 export {
+  PROTOCOL_FAMILY_SUFFIX, PROTOCOL_PRESETS, IDENTIFY_PROTOCOL, isProtocolFamily, protocolKeyProblem, familyOf, rolesAllowedOn,
+  isPresetName, presetsOf, policyWarnings, widenedProtocols, describePolicyWarning, type ProtocolPreset, type PresetName, type PolicyWarning, type PolicyView
+} from './protocols.ts'
+export {
   Roster, acceptRoster, countSignatures, adminSetFingerprint, MAX_ROSTER_BYTES, MAX_MEMBERS,
   type Member, type Revocation, type AdminSet, type RosterSignature, type RosterDocument, type RosterHead
 } from './roster.ts'

@@ -1,6 +1,7 @@
 import { parseDuration } from './duration.ts'
 import { MalformedError } from './errors.ts'
 import { parsePeerPolicy, type PeerPolicy } from './policy-topology.ts'
+import { protocolKeyProblem, rolesAllowedOn } from './protocols.ts'
 import { fields, int, obj, str, strSet, PROTOCOL_ID, type JsonObject } from './validate.ts'
 
 /** The roles every example uses; `roster init` declares them unless told otherwise. */
@@ -67,7 +68,7 @@ export const DURATION_BOUNDS = {
 
 /** The roster policy with defaults applied and durations in milliseconds. */
 export interface Policy extends PeerPolicy {
-  /** protocol id → roles allowed to open it; an unlisted protocol is denied. */
+  /** protocol id or family (`/name/*`) → roles allowed to open it; an unlisted protocol is denied. */
   readonly protocols: ReadonlyMap<string, ReadonlySet<string>>
   /** local role → peer roles it accepts; a role without an entry accepts every role. */
   readonly accepts: ReadonlyMap<string, ReadonlySet<string>>
@@ -92,7 +93,9 @@ export function parsePolicy (value: unknown, path: string, roles: ReadonlySet<st
     if (entries.length > MAX_PROTOCOLS) throw new MalformedError(`${path}.protocols`, `at most ${MAX_PROTOCOLS} protocols`)
     for (const [protocol, list] of entries) {
       const p = `${path}.protocols[${JSON.stringify(protocol)}]`
-      str(protocol, p, { max: 256, pattern: PROTOCOL_ID, hint: 'a protocol id such as /chain/consensus/1.0.0' })
+      str(protocol, p, { max: 256, pattern: PROTOCOL_ID, hint: 'a protocol id such as /chain/consensus/1.0.0, or a family such as /meshsub/*' })
+      const problem = protocolKeyProblem(protocol)
+      if (problem !== null) throw new MalformedError(p, problem)
       protocols.set(protocol, roleList(list, p))
     }
   }
@@ -151,9 +154,12 @@ export function acceptsPeer (policy: Policy, localRoles: Iterable<string>, peerR
   return false
 }
 
-/** True when a peer holding `peerRoles` may open `protocol` (roster policy.protocols, default deny). */
+/**
+ * True when a peer holding `peerRoles` may open `protocol` (roster policy.protocols: the exact id's
+ * entry, else its family's `/name/*` entry; default deny).
+ */
 export function protocolAllows (policy: Policy, protocol: string, peerRoles: Iterable<string>): boolean {
-  const allowed = policy.protocols.get(protocol)
+  const allowed = rolesAllowedOn(policy.protocols, protocol)
   if (allowed === undefined) return false
   for (const role of peerRoles) {
     if (allowed.has(role)) return true

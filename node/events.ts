@@ -9,7 +9,7 @@ import type { GateLog } from './telemetry.ts'
 export const EVENTS = {
   'admission': { audit: true, meaning: 'a peer passed the membership exchange and its connection opened' },
   'refusal': { audit: true, meaning: 'a connection attempt was refused, by this node or by the peer, with the reason code' },
-  'stream-reset': { audit: true, meaning: 'an inbound stream was reset before its handler, with the reason code' },
+  'stream-reset': { audit: true, meaning: 'an inbound stream was reset before its handler, with the reason code; with by: remote, the peer reset a stream this node opened and said why (protocol and reason code)' },
   'disconnect': { audit: true, meaning: 'an admitted connection closed, with the reason code' },
   'ban': { audit: true, meaning: 'a remote address earned a temporary ban after repeated refusals that prove it is not a member' },
   'roster-accepted': { audit: true, meaning: 'a roster epoch was accepted and stored' },
@@ -26,6 +26,8 @@ export const EVENTS = {
   'roster-file-not-updated': { audit: false, meaning: 'the roster file could not be rewritten to the accepted epoch (not writable, or not a roster); the epoch is in force and stored anyway' },
   'credential-issued': { audit: true, meaning: 'the renewal agent (fedgate credential renew) wrote a renewed credential for a node, with its fingerprint, the one it replaced and the next renewal time' },
   'credential-issue-failed': { audit: false, meaning: 'the renewal agent could not renew a credential (roster unreadable, member revoked, file not writable); it tries again' },
+  'policy-warning': { audit: false, meaning: 'the roster leaves a protocol this node registered unusable: denied to every role the node accepts, or allowed while a protocol it depends on (identify, for gossipsub and kad-dht) is denied; at start, on every epoch and when a handler is registered, with the fix' },
+  'protocols-widened': { audit: false, meaning: 'a roster epoch gave protocols back on a peer\'s existing connection; identify runs again on it so services such as gossipsub re-add the peer' },
   'credential-renewal-failed': { audit: false, meaning: 'a renewed credential could not be pushed to a peer' },
   'credential-watch-error': { audit: false, meaning: 'watching the credential file failed' },
   'roster-watch-error': { audit: false, meaning: 'watching or reading the roster file failed' },

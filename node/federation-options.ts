@@ -1,7 +1,7 @@
 import type { NoiseInit } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter, ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import type { ConnectionManagerInit } from 'libp2p'
-import { federationService, type FederationService, type FederationServiceComponents } from './gate/service.ts'
+import { federationService, type FederationService, type FederationServiceComponents, type FederationServiceInit } from './gate/service.ts'
 import { internalsOf, type FederationGate } from './gate/gate.ts'
 import { membershipEncrypter, outsiderEncrypter } from './net/encrypter.ts'
 import { federationGater } from './net/gater.ts'
@@ -29,6 +29,8 @@ export interface WithFederationInit {
   noise?: NoiseInit
   /** @default INBOUND_CONNECTIONS_PER_IP_PER_SECOND */
   inboundConnectionThreshold?: number
+  /** When an epoch gives protocols back on a connection: re-run identify (`true`), your own step, or only the event (`false`). @default true */
+  rejoin?: FederationServiceInit['rejoin']
 }
 
 /** The parts of `createLibp2p` options that fedgate sets. */
@@ -71,6 +73,6 @@ export function federationOptions (gate: FederationGate, init: WithFederationIni
       // stored, so never dialled by PeerId; explicit dials to a multiaddr are the caller's choice.
       addressFilter: (peerId: PeerId) => peerId.toString() === gate.peerId || internals.memberNodes.memberOf(peerId.toString()) !== undefined
     },
-    services: { fedgate: federationService(gate) }
+    services: { fedgate: federationService(gate, { rejoin: init.rejoin }) }
   }
 }

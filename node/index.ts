@@ -6,10 +6,12 @@ export { PeerManager, REDIAL_MIN_MS, REDIAL_MAX_MS, type ReservedAddress, type R
 export { reservedAddresses, UnpinnedAddressError } from './peers/reserved.ts'
 export { targets, type Target } from './peers/topology.ts'
 export type { EpochExchange, PeerManagerOptions } from './gate/internals.ts'
-export { federationService, type FederationService } from './gate/service.ts'
+export { federationService, type FederationService, type FederationServiceInit } from './gate/service.ts'
+export type { Rejoin } from './gate/rejoin.ts'
 export { UnguardableRegistrarError, type GuardableRegistrar } from './gate/stream-guard.ts'
 export { BYE_PROTOCOL } from './gate/bye.ts'
 export { RENEW_PROTOCOL } from './gate/renewal.ts'
+export { RESET_NOTICE_PROTOCOL, RESET_NOTICE_INTERVAL_MS } from './gate/reset-notice.ts'
 export { MAX_CONNECTIONS_PER_PEER } from './gate/slots.ts'
 export { membershipEncrypter, outsiderEncrypter, PLAIN_NOISE_PROTOCOL, type MembershipEncrypterInit } from './net/encrypter.ts'
 export { MembershipRefusedError, refusalOf } from './net/refusal.ts'
@@ -32,6 +34,6 @@ export { FedgateMetrics } from './metrics.ts'
 export { EVENTS, type EventName } from './events.ts'
 export { createAuditLog, silentLog, type AuditLogInit, type Logger } from './log.ts'
 export type {
-  AdmittedPeer, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents, FederationNodeView
+  AdmittedPeer, Membership, PolicyWarningEvent, ProtocolsWidened, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents, FederationNodeView
 } from './types.ts'
 export * from '../membership/index.ts'

@@ -1,5 +1,5 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import type { Credential, ReasonCode, Roster, RosterDiff } from '../membership/index.ts'
+import type { Credential, PolicyWarning, ReasonCode, Roster, RosterDiff } from '../membership/index.ts'
 import type { RosterStore } from './files/roster-store.ts'
 import type { RosterRefusal } from './roster-source.ts'
 
@@ -17,6 +17,20 @@ export interface AdmittedPeer {
   /** The roster epoch the peer said it ran when it was admitted. */
   readonly rosterEpoch: number
   readonly remoteAddr: string
+}
+
+/** What `gate.membershipOf(peerId)` answers: an admitted PeerId's place in the federation now. */
+export interface Membership {
+  readonly peerId: string
+  readonly memberId: string
+  /** The member's org in the accepted roster, when it names one. */
+  readonly org: string | undefined
+  /** The roles the peer's current credential grants (renewals included). */
+  readonly roles: readonly string[]
+  /** When the peer's current credential expires, ms since epoch. */
+  readonly notAfter: number
+  /** The fingerprint of the peer's current credential. */
+  readonly credential: string
 }
 
 /** A refused handshake, stream or connection, kept in a bounded ring for `/status`. */
@@ -60,6 +74,18 @@ export interface CredentialRenewal {
   readonly local: boolean
 }
 
+/** A roster epoch gave protocols back on a peer's existing connections (to its roles or to this node's). */
+export interface ProtocolsWidened {
+  readonly peerId: string
+  readonly memberId: string
+  readonly epoch: number
+  /** Protocols this node handles that the connection may now carry, in at least one direction. */
+  readonly protocols: readonly string[]
+}
+
+/** A `policy-warning`: a protocol this node registered that the roster epoch leaves unusable. */
+export type PolicyWarningEvent = PolicyWarning & { readonly epoch: number }
+
 /** Handler for a chain protocol: called only for peers whose roles the roster allows on it. */
 export type FederationStreamHandler = (stream: Stream, connection: Connection, peer: AdmittedPeer) => void | Promise<void>
 
@@ -72,6 +98,8 @@ export interface FederationEvents {
   'roster': CustomEvent<RosterChange>
   'roster-refused': CustomEvent<RosterRefusal>
   'credential-renewed': CustomEvent<CredentialRenewal>
+  'policy-warning': CustomEvent<PolicyWarningEvent>
+  'protocols-widened': CustomEvent<ProtocolsWidened>
 }
 
 /** What the operator surface (admin endpoint, CLI, demo) reads from a running node. */

@@ -9,10 +9,12 @@ export { withFederation } from './with-federation.ts'
 export { federationOptions, INBOUND_CONNECTIONS_PER_IP_PER_SECOND, type WithFederationInit, type FederationLibp2pOptions } from '../federation-options.ts'
 export { FederationGate, SelfCredentialError, type FederationGateInit } from '../gate/gate.ts'
 export type { EpochExchange } from '../gate/internals.ts'
-export { federationService, type FederationService } from '../gate/service.ts'
+export { federationService, type FederationService, type FederationServiceInit } from '../gate/service.ts'
+export type { Rejoin } from '../gate/rejoin.ts'
 export { UnguardableRegistrarError, type GuardableRegistrar } from '../gate/stream-guard.ts'
 export { BYE_PROTOCOL } from '../gate/bye.ts'
 export { RENEW_PROTOCOL } from '../gate/renewal.ts'
+export { RESET_NOTICE_PROTOCOL, RESET_NOTICE_INTERVAL_MS } from '../gate/reset-notice.ts'
 export { MAX_CONNECTIONS_PER_PEER } from '../gate/slots.ts'
 export { membershipEncrypter, outsiderEncrypter, PLAIN_NOISE_PROTOCOL, type MembershipEncrypterInit } from '../net/encrypter.ts'
 export { MembershipRefusedError, refusalOf } from '../net/refusal.ts'
@@ -25,6 +27,6 @@ export { generateNodeKey, nodeKeyFromPrivateKey, type NodeKey } from '../node-ke
 export { quietLog, quietMetrics, type GateLog, type GateMetrics, type GateCounter } from '../telemetry.ts'
 export { EVENTS, type EventName } from '../events.ts'
 export type {
-  AdmittedPeer, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents
+  AdmittedPeer, Membership, PolicyWarningEvent, ProtocolsWidened, Refusal, Disconnect, RosterChange, CredentialRenewal, Direction, FederationStreamHandler, FederationEvents
 } from '../types.ts'
 export * from '../../membership/index.ts'

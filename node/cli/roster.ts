@@ -1,11 +1,12 @@
 import { Option, type Command } from 'commander'
 import {
-  acceptRoster, addMember, allowProtocol, countSignatures, diffRosters, initRoster, removeMember, revoke,
-  RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster
+  acceptRoster, addMember, allowProtocol, countSignatures, describePolicyWarning, diffRosters, initRoster, isPresetName, policyWarnings,
+  removeMember, revoke, PROTOCOL_PRESETS, RosterRefusedError, reasonFix, type AdminSet, type Member, type ReasonCode, type Revocation, type Roster
 } from '../../membership/index.ts'
 import { attributeToOptions, CliError, printResult, UsageError } from './io.ts'
 import { editRoster, loadRoster, publicKeyOf, saveRoster } from './files.ts'
 import { collect, peerId, positiveInt, roleList } from './options.ts'
+import { closeMatches } from './suggest.ts'
 import { assertMember, describeRevocation, diffRows, printEdit, revocationOf } from './roster-report.ts'
 import { registerRosterGovernance } from './roster-govern.ts'
 import { registerRosterSigning } from './roster-sign.ts'
@@ -116,15 +117,23 @@ export function registerRoster (program: Command): Command {
     })
 
   roster.command('allow')
-    .description('set the roles allowed to open a protocol (replaces an earlier entry; unlisted protocols are denied)')
+    .description('set the roles allowed to open a protocol, a protocol family (/name/*, every version) or a preset\'s protocols (replaces earlier entries; unlisted protocols are denied)')
     .argument('<file>', 'roster file')
-    .requiredOption('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0')
+    .option('--protocol <id>', 'protocol id, e.g. /chain/consensus/1.0.0, or a family, e.g. /meshsub/*')
+    .option('--preset <name>', `the protocols of a common libp2p service: ${Object.keys(PROTOCOL_PRESETS).join(', ')}`)
     .requiredOption('--roles <r[,r]>', 'roles allowed to open it', roleList)
     .option('--out <file>', 'write the edited epoch to this file, leaving FILE as it was')
     .option('--json', 'print one JSON document')
-    .action(async (file: string, opts: { protocol: string, roles: string[], out?: string, json?: boolean }) => {
-      const edited = await editRoster(file, r => allowProtocol(r, opts.protocol, opts.roles), opts.out)
-      printEdit(opts.json, opts.out ?? file, edited, `${opts.protocol} allowed for ${opts.roles.join(',')}`)
+    .action(async (file: string, opts: { protocol?: string, preset?: string, roles: string[], out?: string, json?: boolean }) => {
+      const protocols = allowedProtocols(opts)
+      const out = opts.out ?? file
+      const edited = await editRoster(file, r => protocols.reduce((next, protocol) => allowProtocol(next, protocol, opts.roles), r), opts.out)
+      printEdit(opts.json, out, edited, `${opts.preset === undefined ? '' : `preset ${opts.preset}: `}${protocols.join(', ')} allowed for ${opts.roles.join(',')}`)
+      // A service allowed without what it depends on fails silently on every node: say so now.
+      const view = { protocols: edited.policy.protocols, accepts: new Map() }
+      for (const warning of policyWarnings(view, protocols, edited.roles, edited.roles)) {
+        if (warning.kind === 'dependency-denied') process.stderr.write(`warning: ${describePolicyWarning(warning).replaceAll('FILE', out)}\n`)
+      }
     })
 
   roster.command('verify')
@@ -163,6 +172,21 @@ export function registerRoster (program: Command): Command {
   registerRosterGovernance(roster)
   registerRosterShow(roster)
   return roster
+}
+
+/** The policy keys `roster allow` sets: one `--protocol`, or a `--preset`'s. */
+function allowedProtocols (opts: { protocol?: string, preset?: string }): readonly string[] {
+  if ((opts.protocol === undefined) === (opts.preset === undefined)) {
+    throw new UsageError('roster allow: give either --protocol or --preset', `e.g. --protocol /chain/consensus/1.0.0, or --preset ${Object.keys(PROTOCOL_PRESETS).join('|')}`)
+  }
+  if (opts.protocol !== undefined) return [opts.protocol]
+  const preset = opts.preset ?? ''
+  if (!isPresetName(preset)) {
+    const close = closeMatches(preset, Object.keys(PROTOCOL_PRESETS))
+    throw new UsageError(`roster allow: no preset ${JSON.stringify(preset)}${close.length > 0 ? `; close matches: ${close.join(', ')}` : ''}`,
+      `use one of: ${Object.keys(PROTOCOL_PRESETS).join(', ')}`)
+  }
+  return PROTOCOL_PRESETS[preset].protocols
 }
 
 

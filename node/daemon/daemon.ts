@@ -1,7 +1,7 @@
 import { access, appendFile, constants, mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
-import { adminSetFingerprint, reasonFix, RosterRefusedError } from '../../membership/index.ts'
+import { adminSetFingerprint, reasonFix, rolesAllowedOn, RosterRefusedError } from '../../membership/index.ts'
 import { readSecretFile, readSwarmKey, SecretFileError } from '../files/secret-file.ts'
 import { reservedAddresses, UnpinnedAddressError } from '../peers/reserved.ts'
 import { RosterStore, type RosterRefusal, type StoreLogger } from '../files/roster-store.ts'
@@ -156,7 +156,7 @@ export async function startDaemon (config: DaemonConfig, init: DaemonInit = {}):
         : { pinned: true, federation: config.trustRoot.federation, fingerprint: config.trustRoot.fingerprint },
       expose,
       forward,
-      exposeNotAllowed: expose.map(e => e.protocol).filter(p => !node.roster.policy.protocols.has(p)),
+      exposeNotAllowed: expose.map(e => e.protocol).filter(p => rolesAllowedOn(node.roster.policy.protocols, p) === undefined),
       now: Date.now()
     }))
     return new Daemon(config, node, admin, sidecar)

@@ -10,7 +10,7 @@ import type { PendingHandshakes } from '../net/pending.ts'
 import type { ReservedPeerStatus } from '../peers/peer-manager.ts'
 import type { RosterRefusal, RosterSource } from '../roster-source.ts'
 import { quietLog, quietMetrics, type GateLog, type GateMetrics } from '../telemetry.ts'
-import type { AdmittedPeer, FederationEvents, Refusal } from '../types.ts'
+import type { AdmittedPeer, FederationEvents, Membership, Refusal } from '../types.ts'
 import { assembleInternals, type EpochExchange, type GateInternals, type PeerManagerOptions } from './internals.ts'
 
 /** What `gate.slotUse()` returns. */
@@ -161,6 +161,50 @@ export class FederationGate<Store extends RosterSource = RosterSource> extends T
   /** The roles an admitted PeerId holds now; empty when it is not admitted. */
   rolesOf (peerId: PeerId | string): readonly string[] {
     return this.peerById(peerId)?.roles ?? []
+  }
+
+  /**
+   * Who an admitted PeerId is in the federation now: its member, the member's org in the accepted
+   * roster, the roles its credential grants and when that credential expires. A gossipsub topic
+   * validator gets the PeerId of the peer that forwarded a message; this answers without a loop
+   * over connections. Undefined when no live admitted connection has that PeerId.
+   */
+  membershipOf (peerId: PeerId | string): Membership | undefined {
+    const peer = this.#standing(peerId.toString())
+    if (peer === undefined) return undefined
+    const { credential } = peer
+    return {
+      peerId: peer.peerId,
+      memberId: peer.memberId,
+      org: this.roster.member(peer.memberId)?.org,
+      roles: peer.roles,
+      notAfter: credential.notAfterMs,
+      credential: credential.fingerprint
+    }
+  }
+
+  /**
+   * The member whose verified credential named this PeerId (connected now or earlier), while the
+   * accepted roster still lists the member and revokes neither it nor the PeerId. For mapping a
+   * message's original author (gossipsub's signed `from`) to a member when the author is not a
+   * direct peer; its roles are known only while it is connected (`membershipOf`).
+   */
+  memberIdOf (peerId: PeerId | string): string | undefined {
+    const id = peerId.toString()
+    const memberId = this.#standing(id)?.memberId ?? this.#internals.memberNodes.memberOf(id)
+    const roster = this.roster
+    if (memberId === undefined || roster.member(memberId) === undefined) return undefined
+    if (roster.revokedMembers.has(memberId) || roster.revokedPeers.has(id)) return undefined
+    return memberId
+  }
+
+  /** The peer of `peerId`'s oldest admitted connection that this node is not closing. */
+  #standing (peerId: string): AdmittedPeer | undefined {
+    let oldest: AdmittedPeer | undefined
+    for (const { peer, closing } of this.#internals.admitted.ofPeer(peerId)) {
+      if (closing === undefined && (oldest === undefined || peer.since < oldest.since)) oldest = peer
+    }
+    return oldest
   }
 
   /** Recent refusals, oldest first. */

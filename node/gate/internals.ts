@@ -18,6 +18,7 @@ import { MemberNodes } from './member-nodes.ts'
 import { Outsiders } from './outsiders.ts'
 import { Refusals } from './refusals.ts'
 import { Renewal, RENEW_PROTOCOL } from './renewal.ts'
+import { ResetNotices, RESET_NOTICE_PROTOCOL } from './reset-notice.ts'
 import { Slots, type Slot } from './slots.ts'
 import { StreamGuard } from './stream-guard.ts'
 
@@ -53,10 +54,13 @@ export interface GateInternals {
   readonly slots: Slots<Handshake>
   readonly admitted: Admitted
   readonly guard: StreamGuard
+  readonly notices: ResetNotices
   readonly bye: Bye
   readonly renewal: Renewal
   readonly enforcement: Enforcement
   readonly memberNodes: MemberNodes
+  /** fedgate's own protocols, open to every admitted peer whatever the policy says. */
+  readonly internalProtocols: ReadonlySet<string>
   readonly sync: EpochExchange | undefined
   /** How the service makes the peer manager (it needs libp2p's dialler), or false for none. */
   readonly peerOptions: PeerManagerOptions | false
@@ -111,7 +115,9 @@ export function assembleInternals (init: InternalsInit): GateInternals {
   })
   const admitted = new Admitted({ slots, refusals, metrics, log, clock, events })
   bye = new Bye({ admitted, refusals, metrics, clock })
-  const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols: new Set([BYE_PROTOCOL, RENEW_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])]) })
+  const internalProtocols: ReadonlySet<string> = new Set([BYE_PROTOCOL, RENEW_PROTOCOL, RESET_NOTICE_PROTOCOL, ...(sync === undefined ? [] : [sync.protocol])])
+  const notices = new ResetNotices({ admitted, refusals, clock })
+  const guard = new StreamGuard({ admitted, refusals, metrics, roster, internalProtocols, notify: (connection, protocol, code) => { notices.tell(connection, protocol, code) } })
   const enforcement = new Enforcement({ admitted, bye, guard, verifier, metrics, log, clock, events, roster, localRoles, ownCredentialCheck: init.ownVerdict })
   const renewal = new Renewal({ admitted, enforcement, guard, bye, metrics, log, events })
   const pending = new PendingHandshakes({ limits: () => roster().policy.limits, bans, clock, record: (refusal, opts) => { refusals.record(refusal, opts) } })
@@ -122,10 +128,12 @@ export function assembleInternals (init: InternalsInit): GateInternals {
     slots,
     admitted,
     guard,
+    notices,
     bye: closer,
     renewal,
     enforcement,
     memberNodes,
+    internalProtocols,
     sync,
     peerOptions: init.peers,
     peers: undefined,

@@ -26,6 +26,8 @@ export interface StreamGuardInit {
   readonly roster: () => Roster
   /** fedgate's own protocols, open to every admitted peer whatever policy.protocols says. */
   readonly internalProtocols: ReadonlySet<string>
+  /** Tells the peer a protocol was refused it, so its side learns why its stream died. */
+  readonly notify?: (connection: Connection, protocol: string, code: ReasonCode) => void
 }
 
 /**
@@ -115,5 +117,7 @@ export class StreamGuard {
     const peer = this.init.admitted.get(connection)?.peer
     this.init.metrics.streamResets.inc({ reason: code, protocol })
     this.init.refusals.record({ code, by: 'local', stage, direction: connection.direction, peerId: connection.remotePeer.toString(), memberId: peer?.memberId, remoteAddr: connection.remoteAddr.toString(), protocol })
+    // Only an admitted peer refused by the policy is told: a closing connection hears its bye instead.
+    if (code === 'protocol-not-allowed') this.init.notify?.(connection, protocol, code)
   }
 }

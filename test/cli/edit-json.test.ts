@@ -49,6 +49,21 @@ describe('fedgate roster edits with --json', () => {
     assert.match(allowed.change, /\/chain\/consensus\/1\.0\.0/)
   })
 
+  it('allow --preset writes the preset\'s entries, and warns when the service\'s dependency (identify) stays denied', async () => {
+    const run = await fedgate('roster', 'allow', file('roster.json'), '--preset', 'gossipsub', '--roles', 'validator')
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /preset gossipsub: \/meshsub\/\*, \/floodsub\/\* allowed for validator/)
+    assert.match(run.stderr, /warning: \/meshsub\/\* is allowed to validator but \/ipfs\/id\/1\.0\.0, which it depends on, is not/)
+    assert.ok(run.stderr.includes(`fedgate roster allow ${file('roster.json')} --preset identify --roles validator`))
+    const identify = await edit('roster', 'allow', file('roster.json'), '--preset', 'identify', '--roles', 'validator')
+    assert.match(identify.change, /\/ipfs\/id\/\*, \/ipfs\/id\/push\/\*/)
+    const doc = await readRoster()
+    for (const key of ['/meshsub/*', '/floodsub/*', '/ipfs/id/*', '/ipfs/id/push/*']) assert.deepEqual(doc.policy.protocols?.[key as never], ['validator'], key)
+    // With identify allowed, a further gossipsub edit has nothing to warn about.
+    const again = await fedgate('roster', 'allow', file('roster.json'), '--preset', 'gossipsub', '--roles', 'validator')
+    assertOk(again)
+  })
+
   it('sign reports the signatures and whether the threshold is met', async () => {
     const first = await edit('roster', 'sign', file('roster.json'), '--key', file('admin-1.key'))
     assert.deepEqual([first.signed, first.signatures, first.thresholdMet], [true, 1, false])

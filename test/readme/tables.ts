@@ -1,10 +1,10 @@
 /**
- * The README's generated tables: reason codes (membership/reasons.ts) and log events
- * (node/events.ts). `node test/readme/tables.ts --write` rewrites them in README.md; the
+ * The README's generated tables: reason codes (membership/reasons.ts), log events
+ * (node/events.ts) and protocol presets (membership/protocols.ts). `node test/readme/tables.ts --write` rewrites them in README.md; the
  * reference test checks they match.
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { REASONS, REASON_CODES } from '../../membership/index.ts'
+import { PROTOCOL_PRESETS, REASONS, REASON_CODES, presetsOf, type PresetName } from '../../membership/index.ts'
 import { EVENTS, type EventName } from '../../node/index.ts'
 
 export const README = new URL('../../README.md', import.meta.url)
@@ -25,6 +25,14 @@ export const TABLES = {
       return `| \`${name}\` | ${audit ? 'audit' : 'operational'} | ${cell(meaning)} |`
     })
     return ['| event | kind | meaning |', '|---|---|---|', ...rows].join('\n') + '\n'
+  },
+  'protocol-presets': (): string => {
+    const rows = (Object.keys(PROTOCOL_PRESETS) as PresetName[]).map(name => {
+      const { protocols, needs, meaning } = PROTOCOL_PRESETS[name]
+      const needed = [...new Set(needs.flatMap((need: string) => presetsOf(need)))].join(', ')
+      return `| \`${name}\` | ${protocols.map((p: string) => `\`${p}\``).join(', ')} | ${needed} | ${cell(meaning)} |`
+    })
+    return ['| preset | policy entries | needs | for |', '|---|---|---|---|', ...rows].join('\n') + '\n'
   }
 } as const
 
