@@ -1,8 +1,7 @@
-import { rmSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { withTempDir } from '../temp-dir.ts'
 import { ratios, renderConnections } from './report.ts'
 import { revocation, type RevocationConfig } from './revocation.ts'
 import { throughput, type ThroughputConfig } from './throughput.ts'
@@ -71,14 +70,7 @@ function parseConfig (args: readonly string[]): { config: Config, json: boolean 
 export async function connectionBenchmark (args: readonly string[]): Promise<void> {
   const { config, json } = parseConfig(args)
   const progress = (line: string): void => { if (!json) process.stderr.write(`${line}\n`) }
-  const dir = await mkdtemp(join(tmpdir(), TEMP_PREFIX))
-  const interrupted = (): void => {
-    rmSync(dir, { recursive: true, force: true })
-    process.exit(130)
-  }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
-  try {
+  await withTempDir(TEMP_PREFIX, async dir => {
     const variants = config.variants.length > 0 ? await throughput(join(dir, 'throughput'), config, progress) : []
     const rev = config.reps > 0 ? await revocation(join(dir, 'revocation'), config, progress) : undefined
     if (json) {
@@ -87,9 +79,5 @@ export async function connectionBenchmark (args: readonly string[]): Promise<voi
     } else {
       process.stdout.write(renderConnections(config, variants, rev) + '\n')
     }
-  } finally {
-    process.off('SIGINT', interrupted)
-    process.off('SIGTERM', interrupted)
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }

@@ -1,10 +1,10 @@
-import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Connection } from '@libp2p/interface'
 import { revoke } from '../../../membership/index.ts'
 import type { FederationNode } from '../../federation-node.ts'
 import { benchFederation, benchNode, ownRoster, sharedStore, tcpAddr } from '../federation.ts'
 import { distribution, type Distribution } from '../stats.ts'
+import { renameOver } from '../temp-dir.ts'
 
 export const REVOCATION_TARGET_P99_MS = 1_000
 /** A revocation repetition fails when a connection is still open this long after the rename. */
@@ -49,21 +49,6 @@ function watchClose (connection: Connection): Watched {
     resolveClosed()
   }, { once: true })
   return watched
-}
-
-/** Replaces `file` the way the CLI does (temp file in the same directory, fsync, rename); returns when the rename began. */
-async function renameOver (file: string, text: string): Promise<number> {
-  const temp = `${file}.tmp-${process.pid}`
-  const handle = await open(temp, 'w', 0o644)
-  try {
-    await handle.writeFile(text)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  const renameStart = performance.now()
-  await rename(temp, file)
-  return renameStart
 }
 
 /** The listener's connections from `peers`, once it has admitted `count` of them (its side finishes after the dialer's). */

@@ -1,9 +1,8 @@
-import { rmSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { profiled } from '../profile.ts'
+import { withTempDir } from '../temp-dir.ts'
 import { renderPropagation, targets } from './report.ts'
 import { propagation, type PropagationResult, type Topology } from './run.ts'
 
@@ -50,14 +49,7 @@ export async function propagationBenchmark (args: readonly string[]): Promise<vo
       return t as Topology
     })
   const progress = (line: string): void => { if (!values.json) process.stderr.write(`${line}\n`) }
-  const dir = await mkdtemp(join(tmpdir(), TEMP_PREFIX))
-  const interrupted = (): void => {
-    rmSync(dir, { recursive: true, force: true })
-    process.exit(130)
-  }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
-  try {
+  await withTempDir(TEMP_PREFIX, async dir => {
     const results: PropagationResult[] = []
     for (const n of sizes) {
       for (const topology of topologies) {
@@ -71,9 +63,5 @@ export async function propagationBenchmark (args: readonly string[]): Promise<vo
     } else {
       process.stdout.write(renderPropagation(results, reps) + '\n')
     }
-  } finally {
-    process.off('SIGINT', interrupted)
-    process.off('SIGTERM', interrupted)
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }

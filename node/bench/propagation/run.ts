@@ -1,4 +1,3 @@
-import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Connection } from '@libp2p/interface'
 import { revoke } from '../../../membership/index.ts'
@@ -6,6 +5,7 @@ import { createFederationBuilder, FederationKeys } from '../../builder/index.ts'
 import type { FederationNode } from '../../federation-node.ts'
 import { benchNode, LOAD_LIMITS, ownRoster, tcpAddr } from '../federation.ts'
 import { distribution, median, type Distribution } from '../stats.ts'
+import { renameOver } from '../temp-dir.ts'
 
 export type Topology = 'line' | 'mesh'
 
@@ -31,21 +31,6 @@ export interface PropagationResult {
   /** Median time to close, by hop distance from the first node (index = hops). */
   readonly byHop: number[]
   readonly missed: number
-}
-
-/** Replaces `file` the way the CLI does (temp file in the same directory, fsync, rename); returns when the rename began. */
-async function renameOver (file: string, text: string): Promise<number> {
-  const temp = `${file}.tmp-${process.pid}`
-  const handle = await open(temp, 'w', 0o644)
-  try {
-    await handle.writeFile(text)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  const start = performance.now()
-  await rename(temp, file)
-  return start
 }
 
 /** Each node's connection with `peer`, once every node has admitted it. */

@@ -1,8 +1,8 @@
-import { rmSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { withTempDir } from '../temp-dir.ts'
 import { renderScale, targets } from './report.ts'
 import { runScale, type RunConfig, type ScaleResult } from './run.ts'
 import type { ScaleVariant } from './setup.ts'
@@ -69,14 +69,7 @@ function parse (args: readonly string[]): { ns: number[], variants: ScaleVariant
 export async function scaleBenchmark (args: readonly string[]): Promise<void> {
   const { ns, variants, config, json } = parse(args)
   const progress = (line: string): void => { if (!json) process.stderr.write(`${line}\n`) }
-  const dir = await mkdtemp(join(tmpdir(), TEMP_PREFIX))
-  const interrupted = (): void => {
-    rmSync(dir, { recursive: true, force: true })
-    process.exit(130)
-  }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
-  try {
+  await withTempDir(TEMP_PREFIX, async dir => {
     if (config.profileDir !== undefined) await mkdir(config.profileDir, { recursive: true })
     const results: ScaleResult[] = []
     const now = Date.now()
@@ -93,9 +86,5 @@ export async function scaleBenchmark (args: readonly string[]): Promise<void> {
     } else {
       process.stdout.write(renderScale(results, config) + '\n')
     }
-  } finally {
-    process.off('SIGINT', interrupted)
-    process.off('SIGTERM', interrupted)
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }
