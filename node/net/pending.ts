@@ -36,9 +36,9 @@ export const BANNED_PENDING_PER_IP = 2
  *   oldest that chose fedgate's protocol. A member chooses fedgate's protocol in its first round
  *   trip and finishes in a few more, so a flood of silent or stock sockets from its address takes
  *   each other's places, not the member's;
- * - when the node-wide cap is full, a newcomer takes the place of the oldest handshake of the IP
- *   holding the most (never of an IP holding fewer than the newcomer's would), so a flood from a
- *   few addresses cannot keep out an address it does not control;
+ * - when the node-wide cap is full, a newcomer takes the place of a handshake of the IP holding
+ *   the most, chosen the same way (never of an IP holding fewer than the newcomer's would), so a
+ *   flood from a few addresses cannot keep out an address it does not control;
  * - a connection must choose its encryption protocol within `firstBytesTimeout`, so a socket that
  *   never sends a byte is cut in seconds, not at the end of the handshake deadline.
  * Bans never cut a connection here: a banned IP keeps a small share, and the outsider encrypter
