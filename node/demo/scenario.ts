@@ -1,33 +1,21 @@
-import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { revoke, signRoster, type ReasonCode } from '../../membership/index.ts'
 import { refusalOf } from '../net/refusal.ts'
-import type { Disconnect } from '../types.ts'
 import type { Refusal } from '../types.ts'
 import { admits, DemoError, echo, since, startDemoNode, startIntruder, waitFor, type DemoNode } from './cluster.ts'
 import {
-  ADMIN_THRESHOLD, BRIDGE, CONSENSUS, DEMO_PROTOCOLS, HEADERS, saveRoster, writeNodeRosters, type DemoFederation, type DemoNodeFiles
+  BRIDGE, CONSENSUS, DEMO_PROTOCOLS, HEADERS, type DemoFederation, type DemoNodeFiles
 } from './federation.ts'
 import { columns, connectionTable, formatMs, MARK, shortPeerId, type Reporter } from './report.ts'
+import { revokeMember } from './revocation.ts'
+import { expectRefusal, node, type Attempt, type Running } from './steps.ts'
 import type {
-  DemoSummary, DropSummary, LinkSummary, NodeSummary, ProtocolSummary, RefusalSummary, RevocationSummary, SetupSummary
+  DemoSummary, LinkSummary, NodeSummary, ProtocolSummary, RefusalSummary, SetupSummary
 } from './summary.ts'
 
-/** The member the demo revokes, and the admins who sign its revocation (any two of the three). */
-const REVOKED_MEMBER = 'val-4'
-const REVOCATION_SIGNERS = ['admin-1', 'admin-3'] as const
 const INTRUDER = 'intruder'
 const PING = new TextEncoder().encode('ping')
 
 type ScenarioResult = Omit<DemoSummary, 'kept' | 'elapsedMs'>
-
-interface Running {
-  readonly fed: DemoFederation
-  readonly report: Reporter
-  /** Every fedgate node, by name. */
-  readonly nodes: Map<string, DemoNode>
-  intruder?: Libp2p
-}
 
 /**
  * Runs the demo story on a generated federation: start every node, form the validator mesh, admit
@@ -124,12 +112,6 @@ async function startNodes (running: Running): Promise<NodeSummary[]> {
   return summaries
 }
 
-function node (running: Running, name: string): DemoNode {
-  const found = running.nodes.get(name)
-  if (found === undefined) throw new DemoError(`no running node ${name}`)
-  return found
-}
-
 /** Dials `to` from `from` and waits until each lists the other as admitted. */
 async function link (from: DemoNode, to: DemoNode): Promise<LinkSummary> {
   const start = performance.now()
@@ -170,48 +152,6 @@ async function admitRoles (running: Running): Promise<LinkSummary[]> {
     links.push(l)
   }
   return links
-}
-
-interface Attempt {
-  readonly name: string
-  readonly peerId: string
-  readonly what: string
-  readonly dial: () => Promise<unknown>
-}
-
-/** Dials from an outsider and expects a refusal; reads the code from the dial error and from the target. */
-async function expectRefusal (target: DemoNode, attempt: Attempt): Promise<RefusalSummary> {
-  const refusalsBefore = target.node.refusals().length
-  const openedBefore = target.opened.filter(p => p === attempt.peerId).length
-  const start = performance.now()
-  let error: unknown
-  try {
-    await attempt.dial()
-  } catch (err) {
-    error = err
-  }
-  const recordedOf = (): Refusal | undefined => target.node.refusals().slice(refusalsBefore).find(r => r.peerId === undefined || r.peerId === attempt.peerId)
-  // A stock libp2p dialer may finish its side of the upgrade before the target refuses it, so the
-  // target's own record decides whether the outsider was refused.
-  if (error === undefined) {
-    await waitFor(`${target.name} to refuse ${attempt.name}`, () => recordedOf() !== undefined)
-      .catch(() => { throw new DemoError(`${target.name} admitted ${attempt.name} (${attempt.what}); fedgate should have refused it`) })
-  }
-  const ms = since(start)
-  const recorded = recordedOf()
-  const refusal = refusalOf(error) ?? (recorded === undefined ? undefined : { code: recorded.code, by: 'remote' as const })
-  return {
-    name: attempt.name,
-    target: target.name,
-    what: attempt.what,
-    dialError: error === undefined ? null : error instanceof Error ? error.name : typeof error,
-    dialMessage: error === undefined ? null : error instanceof Error ? error.message : String(error),
-    code: refusal?.code ?? null,
-    by: refusal?.by ?? null,
-    targetCode: recorded?.code ?? null,
-    targetConnections: target.opened.filter(p => p === attempt.peerId).length - openedBefore,
-    ms
-  }
 }
 
 async function refuseOutsiders (running: Running): Promise<RefusalSummary[]> {
@@ -300,71 +240,6 @@ async function enforceProtocols (running: Running): Promise<ProtocolSummary[]> {
   if (bridge?.outcome !== 'reached') throw new DemoError('the relayer did not reach the bridge protocol it is allowed on')
   if (consensus?.outcome !== 'reset' || consensus.handlerCalls !== 0) throw new DemoError('the relayer reached the consensus protocol it is not allowed on')
   return results
-}
-
-async function revokeMember (running: Running): Promise<RevocationSummary> {
-  const { fed, report } = running
-  const revoked = node(running, REVOKED_MEMBER)
-  const federationNodes = [...fed.members, fed.expired].map(f => node(running, f.name))
-  const signers = fed.admins.filter(a => (REVOCATION_SIGNERS as readonly string[]).includes(a.name))
-  let next = revoke(fed.roster, { member: REVOKED_MEMBER })
-  for (const admin of signers) next = signRoster(next, admin.key)
-  await saveRoster(fed, next)
-  report.step(`Revoking ${REVOKED_MEMBER}: roster epoch ${next.epoch} signed by ${signers.map(a => a.name).join(' + ')} (${ADMIN_THRESHOLD} of ${fed.admins.length})`)
-
-  const holders = federationNodes.filter(n => n !== revoked && admits(n, revoked.files.peerId))
-  const nameOf = (peerId: string): string => federationNodes.find(n => n.files.peerId === peerId)?.name ?? peerId
-  const drops: Array<DropSummary & { readonly at: number }> = []
-  const revokedSide: Array<DropSummary & { readonly at: number }> = []
-  const listeners = federationNodes.map(n => {
-    const listener = ({ detail: event }: CustomEvent<Disconnect>): void => {
-      const at = performance.now()
-      if (n === revoked) revokedSide.push({ node: n.name, peer: nameOf(event.peerId), code: event.code, ms: 0, at })
-      else if (event.peerId === revoked.files.peerId) drops.push({ node: n.name, peer: revoked.name, code: event.code, ms: 0, at })
-    }
-    n.node.gate.addEventListener('disconnected', listener)
-    return () => { n.node.gate.removeEventListener('disconnected', listener) }
-  })
-  const start = performance.now()
-  try {
-    await writeNodeRosters(federationNodes.map(n => n.files), next)
-    const writeMs = since(start)
-    report.line(`epoch ${next.epoch} written to ${federationNodes.length} node roster files in ${formatMs(writeMs)}; ${holders.length} nodes hold a connection to ${revoked.name}`)
-    await waitFor(`every node to drop ${revoked.name}`, () => holders.every(h => !admits(h, revoked.files.peerId)) && revoked.node.peers().length === 0)
-    await waitFor(`every node to run epoch ${next.epoch}`, () => federationNodes.every(n => n.node.roster.epoch === next.epoch))
-  } finally {
-    for (const off of listeners) off()
-  }
-  const timed = (d: DropSummary & { readonly at: number }): DropSummary => ({ node: d.node, peer: d.peer, code: d.code, ms: Math.round((d.at - start) * 10) / 10 })
-  const dropList = drops.map(timed).sort((a, b) => a.ms - b.ms)
-  const sideList = revokedSide.map(timed).sort((a, b) => a.ms - b.ms)
-  const latencyMs = Math.max(0, ...dropList.map(d => d.ms), ...sideList.map(d => d.ms))
-  const rows = dropList.map(d => [MARK.refused, `${d.node} dropped ${d.peer}:`, d.code, `${formatMs(d.ms)} after the write`])
-  for (const line of columns(rows)) report.line(line)
-  const told = sideList.filter(d => d.code === 'revoked').length
-  report.line(`${revoked.name} was told "revoked" by ${told} of ${sideList.length} peers as they closed; every node runs epoch ${next.epoch}`)
-  report.line(`roster file write → last connection closed: ${formatMs(latencyMs)}`)
-
-  const target = node(running, 'val-1')
-  const redial = await expectRefusal(target, { name: revoked.name, peerId: revoked.files.peerId, what: 'revoked validator', dial: async () => revoked.node.dial(target.files.addr) })
-  report.line(`${MARK.refused} ${revoked.name} dials ${target.name} again: refused ${redial.code ?? redial.dialError}; ${target.name} recorded ${redial.targetCode ?? 'nothing'}`)
-
-  if (dropList.length !== holders.length || dropList.some(d => d.code !== 'revoked')) {
-    throw new DemoError(`not every node dropped ${revoked.name} as revoked: ${JSON.stringify(dropList)}`)
-  }
-  return {
-    member: REVOKED_MEMBER,
-    epoch: next.epoch,
-    previousEpoch: fed.roster.epoch,
-    signedBy: signers.map(a => a.name),
-    threshold: ADMIN_THRESHOLD,
-    rosterFiles: federationNodes.length,
-    acceptedBy: federationNodes.filter(n => n.node.roster.epoch === next.epoch).map(n => n.name),
-    drops: dropList,
-    revokedSide: sideList,
-    latencyMs,
-    redial: { from: revoked.name, to: target.name, code: redial.code, targetCode: redial.targetCode }
-  }
 }
 
 function tabulate (running: Running): DemoSummary['table'] {
